@@ -1,0 +1,269 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+)
+
+const (
+	// connectTimeout bounds the wait for CONNECT after the TCP accept.
+	connectTimeout = 10 * time.Second
+	// closeFlushTimeout bounds the final flush (DISCONNECT and pending acks) of a closing connection.
+	closeFlushTimeout = 2 * time.Second
+	// takeoverTimeout bounds the wait for a replaced connection to finish.
+	takeoverTimeout = 5 * time.Second
+)
+
+// Reasons a connection ends that are not protocol violations.
+var (
+	errShutdown         = &packet.Error{Code: packet.ServerShuttingDown, Reason: "server shutting down"}
+	errTakenOver        = &packet.Error{Code: packet.SessionTakenOver, Reason: "session taken over by a new connection"}
+	errKeepAlive        = &packet.Error{Code: packet.KeepAliveTimeout, Reason: "keep alive timeout"}
+	errClientDisconnect = errors.New("client disconnected")
+)
+
+// conn is one client network connection. Its reader goroutine (serve) owns
+// it and owns its writer goroutine, which runs only while there is something
+// to write, so an idle connection costs one parked goroutine and no buffers.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	lo     ListenerOptions
+	remote string
+	reader *packet.Reader
+	done   chan struct{} // closed when serve has finished, session detached
+
+	// Set once by the reader during CONNECT, before the session is attached;
+	// read by the writer afterwards.
+	version      byte
+	clientID     string
+	keepAlive    time.Duration // 1.5 x the negotiated keep alive [MQTT-3.1.2-24]; 0 = none
+	maxPacketOut uint32        // client's Maximum Packet Size; 0 = protocol maximum
+	aliasMaxOut  uint16        // client's Topic Alias Maximum
+	keepWill     bool          // publish the will when the connection ends
+
+	// Reader goroutine only.
+	inAliases session.InboundAliases
+	pub       packet.Publish // scratch for building acks
+
+	outMu     sync.Mutex // guards the fields below
+	sess      *sessionState
+	ctl       []byte // encoded control packets waiting for the writer
+	writing   bool   // a writer goroutine is running
+	closing   bool   // no more deliveries; the writer flushes ctl, then closes nc
+	connacked bool
+	writerWG  sync.WaitGroup
+
+	// Writer goroutine only (one at a time, ordered by outMu).
+	outAliases session.OutboundAliases
+	batch      []session.Delivery
+}
+
+func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
+	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), done: make(chan struct{}), keepWill: true}
+	c.reader = packet.NewReader(countingReader{c})
+	if s.opts.MaxPacketSize > 0 {
+		c.reader.SetMaxPacketSize(s.opts.MaxPacketSize)
+	}
+	return c
+}
+
+// countingReader counts bytes received per Read call, not per packet.
+type countingReader struct{ c *conn }
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	r.c.srv.stats.bytesReceived.Add(uint64(n))
+	return n, err
+}
+
+// serve runs the connection until it ends, then cleans up after it.
+func (c *conn) serve() {
+	err := c.run()
+	c.finish(err)
+}
+
+func (c *conn) run() error {
+	c.nc.SetReadDeadline(time.Now().Add(connectTimeout))
+	// The level is unknown until CONNECT is decoded; CONNECT ignores it.
+	pk, err := c.reader.ReadPacket(packet.V311)
+	if err != nil {
+		return c.connectFailed(pk, err)
+	}
+	c.srv.stats.packetsReceived.Add(1)
+	cp, ok := pk.(*packet.Connect)
+	if !ok {
+		return packet.Errorf(packet.ProtocolError, "first packet is %s, not CONNECT [MQTT-3.1.0-1]", pk.Type())
+	}
+	if err := c.handleConnect(cp); err != nil {
+		return err
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	for {
+		if c.keepAlive > 0 && c.reader.Buffered() == 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
+		}
+		pk, err := c.reader.ReadPacket(c.version)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return errKeepAlive
+			}
+			return err
+		}
+		c.srv.stats.packetsReceived.Add(1)
+		if err := c.handle(pk); err != nil {
+			return err
+		}
+	}
+}
+
+// handle dispatches one packet received after CONNECT.
+func (c *conn) handle(pk packet.Packet) error {
+	switch p := pk.(type) {
+	case *packet.Publish:
+		return c.handlePublish(p)
+	case *packet.Ack:
+		return c.handleAck(p)
+	case *packet.Subscribe:
+		return c.handleSubscribe(p)
+	case *packet.Unsubscribe:
+		return c.handleUnsubscribe(p)
+	case *packet.Pingreq:
+		c.sendControl(&packet.Pingresp{})
+		return nil
+	case *packet.Disconnect:
+		return c.handleDisconnect(p)
+	case *packet.Connect:
+		return packet.Errorf(packet.ProtocolError, "second CONNECT [MQTT-3.1.0-2]")
+	case *packet.Auth:
+		return packet.Errorf(packet.ProtocolError, "AUTH without an authentication method [MQTT-4.12.0-1]")
+	default:
+		return packet.Errorf(packet.ProtocolError, "%s is not sent by clients", pk.Type())
+	}
+}
+
+func (c *conn) handleDisconnect(p *packet.Disconnect) error {
+	if c.version == packet.V5 {
+		st := c.sess
+		if p.Properties.Has(packet.PropSessionExpiry) {
+			st.mu.Lock()
+			wasZero := st.expiry == 0
+			if !wasZero {
+				st.expiry = expiryInterval(p.Properties.SessionExpiry)
+			}
+			st.mu.Unlock()
+			if wasZero && p.Properties.SessionExpiry != 0 {
+				return packet.Errorf(packet.ProtocolError, "session expiry set on DISCONNECT after 0 on CONNECT [MQTT-3.14.2-2]")
+			}
+		}
+		// 0x04 asks for the will to be published anyway [MQTT-3.14.4-3].
+		c.keepWill = p.ReasonCode == packet.DisconnectWithWill
+	} else {
+		c.keepWill = false // [MQTT-3.1.2-10]
+	}
+	return errClientDisconnect
+}
+
+// expiryInterval converts a Session Expiry Interval in seconds.
+func expiryInterval(secs uint32) time.Duration {
+	if secs == 0xFFFFFFFF {
+		return neverExpires
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// sendControl queues a control packet (an ack, SUBACK, PINGRESP...) for the
+// writer; it goes out before any message queued after it.
+func (c *conn) sendControl(p packet.Packet) {
+	c.outMu.Lock()
+	if c.closing {
+		c.outMu.Unlock()
+		return
+	}
+	c.ctl = p.Encode(c.ctl, c.version)
+	c.outMu.Unlock()
+	c.srv.stats.packetsSent.Add(1)
+	c.kick()
+}
+
+// closeWith starts closing the connection for err: a v5 client that has
+// been sent CONNACK gets a DISCONNECT with err's reason code; pending control
+// packets are flushed (bounded by closeFlushTimeout), then the socket closes,
+// which ends the read loop. Safe from any goroutine, any number of times.
+func (c *conn) closeWith(err error) {
+	c.outMu.Lock()
+	if c.closing {
+		c.outMu.Unlock()
+		return
+	}
+	c.closing = true
+	var pe *packet.Error
+	if c.version == packet.V5 && c.connacked && errors.As(err, &pe) && pe.Code.IsError() {
+		d := packet.Disconnect{ReasonCode: pe.Code}
+		c.ctl = d.Encode(c.ctl, packet.V5)
+		c.srv.stats.packetsSent.Add(1)
+	}
+	start := !c.writing
+	if start {
+		c.writing = true
+		c.writerWG.Add(1)
+	}
+	c.outMu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	if start {
+		go c.writeLoop()
+	}
+	if errors.Is(err, errShutdown) || errors.Is(err, errTakenOver) {
+		// The client may be blocked sending to us; unblock our reader too.
+		c.nc.SetReadDeadline(time.Now().Add(closeFlushTimeout))
+	}
+}
+
+// finish runs once the read loop has ended: it flushes and closes the
+// socket, waits for the writer, detaches the session, and logs why.
+func (c *conn) finish(err error) {
+	s := c.srv
+	c.closeWith(err)
+	c.writerWG.Wait()
+	c.nc.Close()
+	c.reader.Release()
+
+	c.outMu.Lock()
+	st, connacked := c.sess, c.connacked
+	c.outMu.Unlock()
+	if st != nil {
+		s.connectionLost(c, st, c.keepWill)
+	}
+	if connacked {
+		s.stats.clientsConnected.Add(-1)
+	}
+	s.logEnd(c, err)
+	s.removeConn(c)
+	close(c.done)
+	s.wg.Done()
+}
+
+func (s *Server) logEnd(c *conn, err error) {
+	var pe *packet.Error
+	switch {
+	case err == nil, errors.Is(err, errClientDisconnect):
+		s.log.Debug("client disconnected", "client", c.clientID, "remote", c.remote)
+	case errors.Is(err, errShutdown):
+	case errors.Is(err, errTakenOver), errors.Is(err, errKeepAlive):
+		s.log.Info("connection closed", "client", c.clientID, "remote", c.remote, "reason", err.Error())
+	case errors.As(err, &pe):
+		s.stats.protocolErrors.Add(1)
+		s.log.Warn("connection closed for bad input", "client", c.clientID, "remote", c.remote, "reason", err.Error())
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		s.log.Debug("connection lost", "client", c.clientID, "remote", c.remote)
+	default:
+		s.log.Info("connection lost", "client", c.clientID, "remote", c.remote, "err", err.Error())
+	}
+}

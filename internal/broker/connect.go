@@ -1,0 +1,293 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/topic"
+)
+
+// connectFailed answers a CONNECT that could not be decoded. An unknown
+// protocol level gets CONNACK 0x01 (3.1.1 form) [MQTT-3.1.2-2], or 0x84 to a
+// v5 client; other malformed CONNECTs close the connection, after a v5
+// CONNACK with the reason when the level is known to be 5.
+func (c *conn) connectFailed(pk packet.Packet, err error) error {
+	var pe *packet.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if pe.Code == packet.UnsupportedProtocolVersion {
+		c.writeConnack(packet.V311, &packet.Connack{ReasonCode: pe.Code})
+		return err
+	}
+	if cp, ok := pk.(*packet.Connect); ok && cp.ProtocolVersion == packet.V5 {
+		c.writeConnack(packet.V5, &packet.Connack{ReasonCode: pe.Code})
+	}
+	return err
+}
+
+// refuse answers CONNECT with a failure code and ends the connection
+// [MQTT-3.2.2-6] [MQTT-3.2.2-7].
+func (c *conn) refuse(code packet.ReasonCode, why string) error {
+	c.writeConnack(c.version, &packet.Connack{ReasonCode: code})
+	return packet.Errorf(code, "%s", why)
+}
+
+// writeConnack queues a refusing CONNACK; closeWith flushes it.
+func (c *conn) writeConnack(version byte, ack *packet.Connack) {
+	c.outMu.Lock()
+	c.ctl = ack.Encode(c.ctl, version)
+	c.outMu.Unlock()
+	c.srv.stats.packetsSent.Add(1)
+}
+
+func (c *conn) handleConnect(cp *packet.Connect) error {
+	s := c.srv
+	v5 := cp.ProtocolVersion == packet.V5
+	c.outMu.Lock()
+	c.version = cp.ProtocolVersion
+	c.outMu.Unlock()
+
+	if v5 && cp.Properties.Has(packet.PropAuthMethod) {
+		return c.refuse(packet.BadAuthenticationMethod, "authentication method "+cp.Properties.AuthMethod+" is not supported")
+	}
+	if !c.lo.AllowAnonymous {
+		if !cp.UsernameFlag {
+			return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on this listener")
+		}
+		return c.refuse(packet.BadUserNameOrPassword, "no password file is configured")
+	}
+
+	id, assigned := cp.ClientID, false
+	if id == "" {
+		switch {
+		case cp.ProtocolVersion == packet.V31:
+			return c.refuse(packet.ClientIdentifierNotValid, "MQTT 3.1 requires a client identifier")
+		case cp.ProtocolVersion == packet.V311 && !cp.CleanStart:
+			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier with clean session 0 [MQTT-3.1.3-8]")
+		case !s.opts.AllowZeroLengthClientID:
+			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifiers are not allowed")
+		}
+		id, assigned = newClientID(), true // [MQTT-3.1.3-6]
+	}
+	c.clientID = id
+
+	ack := packet.Connack{ReasonCode: packet.Success}
+	keepAlive := cp.KeepAlive
+	if max := s.opts.MaxKeepAlive; max < 65535 && (keepAlive > max || keepAlive == 0) {
+		if !v5 && keepAlive > max {
+			return c.refuse(packet.ClientIdentifierNotValid, "keep alive above max_keepalive")
+		}
+		if v5 {
+			keepAlive = max // [MQTT-3.2.2-21]
+			ack.Properties.ServerKeepAlive = max
+			ack.Properties.Set(packet.PropServerKeepAlive)
+		}
+	}
+	c.keepAlive = time.Duration(keepAlive) * 1500 * time.Millisecond
+
+	receiveMax := 65535
+	expiry := time.Duration(0)
+	if v5 {
+		p := &cp.Properties
+		if p.Has(packet.PropReceiveMaximum) {
+			receiveMax = int(p.ReceiveMaximum)
+		}
+		if p.Has(packet.PropMaximumPacketSize) {
+			c.maxPacketOut = p.MaximumPacketSize
+		}
+		c.aliasMaxOut = p.TopicAliasMaximum
+		if p.Has(packet.PropSessionExpiry) {
+			expiry = expiryInterval(p.SessionExpiry)
+		}
+	} else if !cp.CleanStart {
+		expiry = neverExpires
+		if s.opts.PersistentClientExpiration > 0 {
+			expiry = s.opts.PersistentClientExpiration
+		}
+	}
+
+	var w *will
+	if cp.Will != nil {
+		var err error
+		if w, err = c.newWill(cp.Will); err != nil {
+			return err
+		}
+	}
+
+	if v5 {
+		p := &ack.Properties
+		if assigned {
+			p.AssignedClientID = id // [MQTT-3.2.2-16]
+			p.Set(packet.PropAssignedClientID)
+		}
+		if m := s.opts.MaxInflightMessages; m > 0 && m < 65535 {
+			p.ReceiveMaximum = uint16(m)
+			p.Set(packet.PropReceiveMaximum)
+		}
+		if s.opts.MaxQoS < 2 {
+			p.MaximumQoS = s.opts.MaxQoS
+			p.Set(packet.PropMaximumQoS)
+		}
+		if !s.opts.RetainAvailable {
+			p.RetainAvailable = 0
+			p.Set(packet.PropRetainAvailable)
+		}
+		if s.opts.MaxPacketSize > 0 {
+			p.MaximumPacketSize = s.opts.MaxPacketSize
+			p.Set(packet.PropMaximumPacketSize)
+		}
+		if s.opts.MaxTopicAlias > 0 {
+			p.TopicAliasMaximum = s.opts.MaxTopicAlias
+			p.Set(packet.PropTopicAliasMaximum)
+		}
+		p.WildcardSubAvailable, p.SubIDAvailable, p.SharedSubAvailable = 1, 1, 1
+		p.Set(packet.PropWildcardSubAvailable)
+		p.Set(packet.PropSubIDAvailable)
+		p.Set(packet.PropSharedSubAvailable)
+	}
+
+	window := receiveMax
+	if m := s.opts.MaxInflightMessages; m > 0 && m < window {
+		window = m
+	}
+	limits := session.Limits{
+		MaxQueued: s.opts.MaxQueuedMessages,
+		MaxQoS0:   qos0QueueLimit(s.opts.MaxQueuedMessages),
+		QueueQoS0: s.opts.QueueQoS0Messages,
+	}
+	return s.attach(c, attachRequest{
+		id: id, cleanStart: cp.CleanStart, expiry: expiry, will: w,
+		window: window, limits: limits, ack: &ack,
+	})
+}
+
+// qos0QueueLimit is how many QoS 0 messages wait for a connected client
+// before publishers are slowed down: enough to absorb bursts, bounded so a
+// slow reader cannot take unbounded memory.
+func qos0QueueLimit(maxQueued int) int {
+	return max(maxQueued, 1000)
+}
+
+// newWill validates the will in CONNECT and keeps a copy of it.
+func (c *conn) newWill(in *packet.Will) (*will, error) {
+	s := c.srv
+	if err := topic.ValidateName([]byte(in.Topic)); err != nil {
+		return nil, c.refuse(packet.TopicNameInvalid, "will topic: "+err.Error())
+	}
+	if in.QoS > s.opts.MaxQoS {
+		return nil, c.refuse(packet.QoSNotSupported, "will QoS above the maximum QoS [MQTT-3.2.2-12]")
+	}
+	if in.Retain && !s.opts.RetainAvailable {
+		return nil, c.refuse(packet.RetainNotSupported, "will retain is not available [MQTT-3.2.2-13]")
+	}
+	w := &will{msg: session.Message{
+		Topic:   in.Topic,
+		Payload: append([]byte(nil), in.Payload...),
+		QoS:     in.QoS,
+		Retain:  in.Retain,
+		Props:   session.ForwardedProperties(&in.Properties),
+	}}
+	if in.Properties.Has(packet.PropWillDelay) {
+		w.delay = time.Duration(in.Properties.WillDelay) * time.Second
+	}
+	if in.Properties.Has(packet.PropMessageExpiry) {
+		w.expiry = time.Duration(in.Properties.MessageExpiry) * time.Second
+	}
+	return w, nil
+}
+
+type attachRequest struct {
+	id         string
+	cleanStart bool
+	expiry     time.Duration
+	will       *will
+	window     int
+	limits     session.Limits
+	ack        *packet.Connack
+}
+
+// attach binds c to the session for its client id: it takes over a session
+// still attached to another connection [MQTT-3.1.4-2] (v5: DISCONNECT 0x8E
+// [MQTT-3.1.4-3]), discards it on Clean Start [MQTT-3.1.2-4], or resumes it
+// with Session Present [MQTT-3.2.2-2]. CONNACK is queued before the session
+// is attached, so it precedes every message resent or delivered.
+func (s *Server) attach(c *conn, r attachRequest) error {
+	deadline := time.Now().Add(takeoverTimeout)
+	for {
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			return errShutdown
+		}
+		st := s.sessions[r.id]
+		var old *conn
+		if st != nil {
+			st.mu.Lock()
+			old = st.conn
+			st.mu.Unlock()
+		}
+		if old != nil {
+			s.mu.Unlock()
+			old.closeWith(errTakenOver)
+			select {
+			case <-old.done:
+			case <-time.After(time.Until(deadline)):
+				return c.refuse(packet.ServerBusy, "previous connection of this client did not close")
+			}
+			continue
+		}
+
+		var stale *sessionState
+		if st != nil && (r.cleanStart || st.ended) {
+			stale, st = st, nil
+		}
+		present := st != nil
+		if st == nil {
+			st = newSessionState(s, r.id)
+			s.sessions[r.id] = st
+		}
+		r.ack.SessionPresent = present
+
+		c.outMu.Lock()
+		c.ctl = r.ack.Encode(c.ctl, c.version)
+		c.connacked = true
+		c.sess = st
+		c.outMu.Unlock()
+
+		st.mu.Lock()
+		st.stopTimersLocked()
+		st.pendingWill = nil // a new connection cancels a delayed will [MQTT-3.1.3-9]
+		st.conn = c
+		st.expiry = r.expiry
+		st.will = r.will
+		st.limits = r.limits
+		st.lastProgress = time.Now()
+		st.outbox.SetWindow(r.window)
+		if present {
+			st.outbox.Resume() // resend unacknowledged messages with DUP [MQTT-4.4.0-1]
+		}
+		st.mu.Unlock()
+		s.mu.Unlock()
+
+		s.stats.packetsSent.Add(1)
+		s.stats.connected()
+		s.stats.connectsTotal.Add(1)
+		if stale != nil {
+			s.endSession(stale)
+		}
+		c.kick()
+		return nil
+	}
+}
+
+// newClientID makes an identifier for a client that sent none.
+func newClientID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "auto-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,164 @@
+package broker
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/topic"
+)
+
+// handlePublish takes one PUBLISH from the client: topic alias, checks,
+// QoS 2 de-duplication, retain, routing, then the acknowledgement, which is
+// sent only once the message is in every subscriber's queue.
+func (c *conn) handlePublish(p *packet.Publish) error {
+	s := c.srv
+	st := c.sess
+	s.stats.publishReceived.Add(1)
+	v5 := c.version == packet.V5
+
+	name := p.Topic
+	if v5 && p.Properties.Has(packet.PropTopicAlias) {
+		alias := p.Properties.TopicAlias
+		if alias == 0 || alias > s.opts.MaxTopicAlias {
+			return packet.Errorf(packet.TopicAliasInvalid, "topic alias %d outside 1..%d [MQTT-3.3.2-9]", alias, s.opts.MaxTopicAlias)
+		}
+		if len(name) == 0 {
+			t := c.inAliases.Get(alias)
+			if t == "" {
+				return packet.Errorf(packet.ProtocolError, "topic alias %d is not set", alias)
+			}
+			name = unsafeBytes(t)
+		} else {
+			if err := topic.ValidateName(name); err != nil {
+				return packet.Errorf(packet.TopicNameInvalid, "topic %q: %v [MQTT-3.3.2-2]", name, err)
+			}
+			c.inAliases.Set(alias, string(name), s.opts.MaxTopicAlias) // [MQTT-3.3.2-10]
+		}
+	} else if len(name) == 0 {
+		return packet.Errorf(packet.ProtocolError, "empty topic without a topic alias [MQTT-4.7.3-1]")
+	}
+	if err := topic.ValidateName(name); err != nil {
+		return packet.Errorf(packet.TopicNameInvalid, "topic %q: %v [MQTT-3.3.2-2]", name, err)
+	}
+	if p.QoS > s.opts.MaxQoS {
+		return packet.Errorf(packet.QoSNotSupported, "QoS %d above the maximum QoS %d [MQTT-3.2.2-11]", p.QoS, s.opts.MaxQoS)
+	}
+	if p.Retain && !s.opts.RetainAvailable {
+		return packet.Errorf(packet.RetainNotSupported, "retain is not available [MQTT-3.2.2-14]")
+	}
+
+	// Refusals that keep the connection: the publisher is told (v5) and the
+	// message goes nowhere.
+	refusal := packet.Success
+	switch {
+	case s.opts.MessageSizeLimit > 0 && uint32(len(p.Payload)) > s.opts.MessageSizeLimit:
+		refusal = packet.QuotaExceeded
+		s.log.Info("dropped PUBLISH above message_size_limit", "client", c.clientID, "bytes", len(p.Payload))
+	case isSysTopic(name):
+		refusal = packet.NotAuthorized // $SYS is the broker's, read-only to clients
+	case v5 && p.Properties.Has(packet.PropPayloadFormat) && p.Properties.PayloadFormat == 1 && !utf8.Valid(p.Payload):
+		refusal = packet.PayloadFormatInvalid // [MQTT-3.3.2-4] allows the check
+	}
+
+	if p.QoS == 2 {
+		st.mu.Lock()
+		dup := st.inbound.Has(p.PacketID)
+		full := !dup && st.inbound.Len() >= c.receiveMaximum()
+		if !dup && !full && refusal == packet.Success {
+			st.inbound.Add(p.PacketID)
+		}
+		st.mu.Unlock()
+		if full {
+			return packet.Errorf(packet.ReceiveMaximumExceeded, "more than %d QoS 2 messages unacknowledged [MQTT-3.3.4-9]", c.receiveMaximum())
+		}
+		if dup {
+			// Already routed: acknowledge again, never deliver twice [MQTT-4.3.3-9].
+			c.sendAck(packet.PUBREC, p.PacketID, packet.Success)
+			return nil
+		}
+	}
+	if refusal == packet.Success {
+		msg := session.NewMessage(p, time.Now(), st)
+		if len(name) != len(p.Topic) || (len(name) > 0 && &name[0] != &p.Topic[0]) {
+			msg.Topic = string(name) // resolved from a topic alias
+		}
+		s.publish(msg)
+	} else if !v5 {
+		refusal = packet.Success // 3.1.1 has no way to say no: acknowledge and drop
+	}
+	switch p.QoS {
+	case 1:
+		c.sendAck(packet.PUBACK, p.PacketID, refusal)
+	case 2:
+		c.sendAck(packet.PUBREC, p.PacketID, refusal)
+	}
+	return nil
+}
+
+// receiveMaximum is the Receive Maximum the server advertised.
+func (c *conn) receiveMaximum() int {
+	if m := c.srv.opts.MaxInflightMessages; m > 0 && m < 65535 {
+		return m
+	}
+	return 65535
+}
+
+func (c *conn) sendAck(kind packet.Type, id uint16, code packet.ReasonCode) {
+	c.sendControl(&packet.Ack{Kind: kind, PacketID: id, ReasonCode: code})
+}
+
+// handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP from the client.
+func (c *conn) handleAck(a *packet.Ack) error {
+	st := c.sess
+	switch a.Kind {
+	case packet.PUBREL:
+		st.mu.Lock()
+		found := st.inbound.Remove(a.PacketID)
+		st.mu.Unlock()
+		code := packet.Success
+		if !found {
+			code = packet.PacketIdentifierNotFound
+		}
+		c.sendAck(packet.PUBCOMP, a.PacketID, code)
+		return nil
+	case packet.PUBREC:
+		st.mu.Lock()
+		var ok bool
+		if a.ReasonCode.IsError() {
+			ok = st.outbox.Complete(a.PacketID) // the receiver refused it: done
+		} else {
+			ok = st.outbox.Release(a.PacketID)
+		}
+		st.lastProgress = time.Now()
+		st.notifySpaceLocked()
+		st.mu.Unlock()
+		switch {
+		case a.ReasonCode.IsError():
+			c.kick()
+		case ok:
+			c.sendAck(packet.PUBREL, a.PacketID, packet.Success) // [MQTT-4.3.3-4]
+		default:
+			c.sendAck(packet.PUBREL, a.PacketID, packet.PacketIdentifierNotFound)
+		}
+		return nil
+	default: // PUBACK, PUBCOMP
+		st.mu.Lock()
+		st.outbox.Complete(a.PacketID)
+		st.lastProgress = time.Now()
+		st.notifySpaceLocked()
+		st.mu.Unlock()
+		c.kick()
+		return nil
+	}
+}
+
+func isSysTopic(name []byte) bool {
+	return len(name) >= 4 && string(name[:4]) == "$SYS" && (len(name) == 4 || name[4] == '/')
+}
+
+func isSysFilter(filter string) bool {
+	return filter == "$SYS" || strings.HasPrefix(filter, "$SYS/")
+}

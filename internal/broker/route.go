@@ -1,0 +1,149 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/topic"
+)
+
+// publish applies a message's retain flag to the retained store and routes
+// it to every matching subscription.
+func (s *Server) publish(msg *session.Message) {
+	if msg.Retain {
+		if len(msg.Payload) == 0 {
+			s.retained.Delete(msg.Topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
+		} else {
+			s.retained.Set(msg.Topic, msg) // [MQTT-3.3.1-5]
+		}
+	}
+	s.route(msg)
+}
+
+// route delivers msg once to each subscriber with a matching subscription,
+// at the highest QoS of its matching subscriptions [MQTT-3.3.5-1] and with
+// all their subscription identifiers [MQTT-3.3.4-3], and to one member of
+// each matching shared subscription group [MQTT-4.8.2-2].
+func (s *Server) route(msg *session.Message) {
+	m := s.index.Match(msg.Topic)
+	plain := m.Plain
+	for i := 0; i < len(plain); {
+		j := i + 1
+		for j < len(plain) && plain[j].Subscriber == plain[i].Subscriber {
+			j++
+		}
+		if d, ok := mergeDelivery(msg, plain[i:j]); ok {
+			s.deliver(plain[i].Subscriber, d)
+		}
+		i = j
+	}
+	for _, g := range m.Groups {
+		if e, ok := pickMember(g); ok {
+			d, _ := mergeDelivery(msg, []topic.Entry[*sessionState, subOptions]{e})
+			s.deliver(e.Subscriber, d)
+		}
+	}
+}
+
+// mergeDelivery builds the one delivery a subscriber gets for all of its
+// subscriptions that match, leaving out No Local ones for its own messages
+// [MQTT-3.8.3-3]. ok is false when none remains.
+func mergeDelivery(msg *session.Message, subs []topic.Entry[*sessionState, subOptions]) (session.Delivery, bool) {
+	d := session.Delivery{Msg: msg}
+	n := 0
+	for _, e := range subs {
+		o := &e.Options
+		if o.NoLocal && msg.Origin == any(e.Subscriber) {
+			continue
+		}
+		if n == 0 || o.QoS > d.QoS {
+			d.QoS = o.QoS
+		}
+		if o.RetainAsPublished && msg.Retain {
+			d.Retain = true // [MQTT-3.3.1-12]
+		}
+		if len(o.SubIDs) > 0 {
+			if d.SubIDs == nil {
+				d.SubIDs = o.SubIDs // shared, no allocation in the common case
+			} else {
+				d.SubIDs = append(append([]uint32(nil), d.SubIDs...), o.SubIDs...)
+			}
+		}
+		n++
+	}
+	d.QoS = min(d.QoS, msg.QoS)
+	return d, n > 0
+}
+
+// pickMember chooses the group member to receive the next message: round
+// robin, skipping members whose session is offline, or the next member in
+// turn if all are offline (its session queues the message).
+func pickMember(g *topic.Group[*sessionState, subOptions]) (topic.Entry[*sessionState, subOptions], bool) {
+	n := len(g.Members)
+	if n == 0 {
+		return topic.Entry[*sessionState, subOptions]{}, false
+	}
+	start := int(g.Next() % uint32(n))
+	for k := range n {
+		e := g.Members[(start+k)%n]
+		if e.Subscriber.online() {
+			return e, true
+		}
+	}
+	return g.Members[start], true
+}
+
+// deliver queues d for st. When st's queue is full and its client is keeping
+// up, the caller (a publisher's read loop) waits, which stops reading from
+// that publisher: TCP backpressure instead of loss. A subscriber that makes
+// no progress for the stall timeout no longer holds anyone back: its
+// messages are dropped or queued up to the limit, and every drop is counted.
+func (s *Server) deliver(st *sessionState, d session.Delivery) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		st.mu.Lock()
+		if st.ended {
+			st.mu.Unlock()
+			return
+		}
+		c := st.conn
+		now := time.Now()
+		idle := now.Sub(st.lastProgress)
+		stalled := c != nil && idle >= s.opts.StallTimeout
+		verdict, reason := st.outbox.Push(d, st.limits, c != nil, stalled)
+		if verdict != session.Full {
+			st.mu.Unlock()
+			switch {
+			case verdict == session.Dropped:
+				s.stats.drop(reason, 1)
+			case c != nil:
+				c.kick()
+			}
+			return
+		}
+		if st.spaceWait == nil {
+			st.spaceWait = make(chan struct{})
+		}
+		wake := st.spaceWait
+		st.mu.Unlock()
+		c.kick()
+
+		wait := s.opts.StallTimeout - idle
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-s.done:
+			return
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package broker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/session"
+)
+
+// subOptions are what the subscription index keeps for one subscription.
+type subOptions struct {
+	QoS               byte
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    byte
+	// SubIDs is the subscription identifier as a one-element slice shared by
+	// every delivery it produces, or nil; never modified.
+	SubIDs []uint32
+}
+
+// will is a will message waiting for its connection to end.
+type will struct {
+	msg    session.Message // Expiry unset: it counts from publication
+	expiry time.Duration   // Message Expiry Interval; 0 means none
+	delay  time.Duration   // Will Delay Interval
+}
+
+// neverExpires is a session expiry that does not end.
+const neverExpires time.Duration = -1
+
+// sessionState is one client's session as the broker holds it: it lives
+// from the CONNECT that creates it until it ends (clean disconnect, expiry,
+// or a Clean Start that replaces it), across any number of connections.
+type sessionState struct {
+	id  string
+	srv *Server
+
+	mu           sync.Mutex // guards the fields below
+	conn         *conn      // attached connection; nil while offline
+	outbox       session.Outbox
+	inbound      session.Inbound
+	limits       session.Limits
+	subs         map[string]subOptions // by filter as subscribed
+	expiry       time.Duration         // how long the session outlives its connection; neverExpires
+	expiryTimer  *time.Timer
+	will         *will // of the attached connection
+	pendingWill  *will // of a closed connection, waiting out its delay
+	willTimer    *time.Timer
+	lastProgress time.Time     // last time the writer took a message or the client acknowledged one
+	spaceWait    chan struct{} // closed when queue space may have freed; made by a waiting publisher
+	ended        bool
+}
+
+func newSessionState(s *Server, id string) *sessionState {
+	return &sessionState{id: id, srv: s, subs: make(map[string]subOptions)}
+}
+
+// notifySpaceLocked wakes publishers waiting for room in the queue.
+// Caller holds st.mu.
+func (st *sessionState) notifySpaceLocked() {
+	if st.spaceWait != nil {
+		close(st.spaceWait)
+		st.spaceWait = nil
+	}
+}
+
+// pending reports whether the writer has something to send.
+func (st *sessionState) pending() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.outbox.Pending()
+}
+
+// online reports whether a connection is attached.
+func (st *sessionState) online() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.conn != nil
+}
+
+// stopTimersLocked stops expiry and will-delay timers. Caller holds st.mu.
+func (st *sessionState) stopTimersLocked() {
+	if st.expiryTimer != nil {
+		st.expiryTimer.Stop()
+		st.expiryTimer = nil
+	}
+	if st.willTimer != nil {
+		st.willTimer.Stop()
+		st.willTimer = nil
+	}
+}
+
+func (st *sessionState) stopTimers() {
+	st.mu.Lock()
+	st.stopTimersLocked()
+	st.mu.Unlock()
+}
+
+// endSession removes a session for good: its subscriptions, its queue, and
+// publishes a will still waiting out its delay [MQTT-3.1.3-9].
+func (s *Server) endSession(st *sessionState) {
+	s.mu.Lock()
+	if s.sessions[st.id] == st {
+		delete(s.sessions, st.id)
+	}
+	s.mu.Unlock()
+
+	st.mu.Lock()
+	if st.ended {
+		st.mu.Unlock()
+		return
+	}
+	st.ended = true
+	subs := st.subs
+	st.subs = nil
+	st.outbox.Clear()
+	pw := st.pendingWill
+	st.pendingWill = nil
+	st.stopTimersLocked()
+	st.notifySpaceLocked()
+	st.mu.Unlock()
+
+	for filter := range subs {
+		s.index.Unsubscribe(st, filter)
+	}
+	if pw != nil && !s.isClosing() {
+		s.publishWill(pw)
+	}
+}
+
+// connectionLost runs when c, attached to its session, has ended: it
+// detaches the session, then publishes or schedules the will and ends or
+// schedules the end of the session.
+func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
+	st.mu.Lock()
+	if st.conn != c {
+		st.mu.Unlock()
+		return
+	}
+	st.conn = nil
+	st.notifySpaceLocked()
+	if !st.limits.QueueQoS0 {
+		if n := st.outbox.DropQoS0(); n > 0 {
+			s.stats.drop(session.DropOfflineQoS0, uint64(n))
+		}
+	}
+	w := st.will
+	st.will = nil
+	if !keepWill || s.isClosing() {
+		w = nil
+	}
+	expiry := st.expiry
+	if expiry != 0 && !s.isClosing() {
+		if w != nil && w.delay > 0 && (expiry == neverExpires || w.delay < expiry) {
+			st.pendingWill = w
+			w = nil
+			st.willTimer = time.AfterFunc(st.pendingWill.delay, func() { s.willDelayElapsed(st) })
+		}
+		if expiry != neverExpires {
+			st.expiryTimer = time.AfterFunc(expiry, func() { s.expireSession(st) })
+		}
+	}
+	st.mu.Unlock()
+
+	if expiry == 0 {
+		// A delayed will of a session that ends now is published now.
+		if w != nil && w.delay > 0 {
+			st.mu.Lock()
+			st.pendingWill = w
+			st.mu.Unlock()
+			w = nil
+		}
+		s.endSession(st)
+	}
+	if w != nil {
+		s.publishWill(w)
+	}
+}
+
+func (s *Server) willDelayElapsed(st *sessionState) {
+	st.mu.Lock()
+	w := st.pendingWill
+	st.pendingWill = nil
+	st.willTimer = nil
+	if st.conn != nil {
+		w = nil
+	}
+	st.mu.Unlock()
+	if w != nil && !s.isClosing() {
+		s.publishWill(w)
+	}
+}
+
+func (s *Server) expireSession(st *sessionState) {
+	st.mu.Lock()
+	idle := st.conn == nil && !st.ended
+	st.mu.Unlock()
+	if idle {
+		s.endSession(st)
+	}
+}
+
+// publishWill publishes a will message as if its client had sent it.
+func (s *Server) publishWill(w *will) {
+	msg := w.msg
+	if w.expiry > 0 {
+		msg.Expiry = time.Now().Add(w.expiry)
+	}
+	s.publish(&msg)
+}

@@ -1,0 +1,109 @@
+package broker
+
+import (
+	"errors"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/topic"
+)
+
+// handleSubscribe adds each subscription and answers with one SUBACK code
+// per filter, in order [MQTT-3.8.4-6]; then it sends the retained messages
+// the subscriptions ask for, after the SUBACK.
+func (c *conn) handleSubscribe(p *packet.Subscribe) error {
+	s := c.srv
+	st := c.sess
+	var subIDs []uint32
+	if len(p.Properties.SubscriptionIDs) > 1 {
+		return packet.Errorf(packet.ProtocolError, "more than one subscription identifier in SUBSCRIBE")
+	}
+	if len(p.Properties.SubscriptionIDs) == 1 {
+		subIDs = []uint32{p.Properties.SubscriptionIDs[0]}
+	}
+	ack := &packet.Suback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Subscriptions))}
+	type retainedFor struct {
+		filter  string
+		options subOptions
+	}
+	var wantRetained []retainedFor
+	for i, sub := range p.Subscriptions {
+		_, inner, shared, err := topic.ParseShared(sub.Filter)
+		if err == nil && !shared {
+			err = topic.ValidateFilter(sub.Filter)
+		}
+		if err != nil {
+			ack.ReasonCodes[i] = packet.TopicFilterInvalid
+			s.log.Info("subscription refused", "client", c.clientID, "filter", sub.Filter, "reason", err.Error())
+			continue
+		}
+		if shared && sub.NoLocal {
+			return packet.Errorf(packet.ProtocolError, "No Local on shared subscription %q [MQTT-3.8.3-4]", sub.Filter)
+		}
+		o := subOptions{
+			QoS:               min(sub.QoS, s.opts.MaxQoS), // [MQTT-3.2.2-10]
+			NoLocal:           sub.NoLocal,
+			RetainAsPublished: sub.RetainAsPublished,
+			RetainHandling:    sub.RetainHandling,
+			SubIDs:            subIDs,
+		}
+		if c.version != packet.V5 {
+			o.NoLocal, o.RetainAsPublished, o.RetainHandling = false, false, 0
+		}
+		st.mu.Lock()
+		if st.ended {
+			st.mu.Unlock()
+			return errors.New("session ended")
+		}
+		_, existed := st.subs[sub.Filter]
+		st.subs[sub.Filter] = o
+		s.index.Subscribe(st, sub.Filter, o)
+		st.mu.Unlock()
+		ack.ReasonCodes[i] = packet.ReasonCode(o.QoS)
+		// Retained messages are not sent for shared subscriptions (5.0
+		// section 4.8.2); Retain Handling 1 sends them only for a new
+		// subscription, 2 never [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+		if !shared && (o.RetainHandling == 0 || (o.RetainHandling == 1 && !existed)) {
+			wantRetained = append(wantRetained, retainedFor{filter: inner, options: o})
+		}
+	}
+	c.sendControl(ack)
+	for _, w := range wantRetained {
+		c.sendRetained(w.filter, w.options)
+	}
+	return nil
+}
+
+// sendRetained queues the retained messages matching filter, with the
+// retain flag set [MQTT-3.3.1-8].
+func (c *conn) sendRetained(filter string, o subOptions) {
+	var msgs []*session.Message
+	c.srv.retained.Match(filter, func(_ string, m *session.Message) bool {
+		msgs = append(msgs, m)
+		return true
+	})
+	for _, m := range msgs {
+		c.srv.deliver(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs})
+	}
+}
+
+// handleUnsubscribe removes subscriptions and answers UNSUBACK [MQTT-3.10.4-4].
+func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) error {
+	s := c.srv
+	st := c.sess
+	ack := &packet.Unsuback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Filters))}
+	for i, f := range p.Filters {
+		st.mu.Lock()
+		_, existed := st.subs[f]
+		delete(st.subs, f)
+		if existed {
+			s.index.Unsubscribe(st, f)
+		}
+		st.mu.Unlock()
+		if !existed {
+			ack.ReasonCodes[i] = packet.NoSubscriptionExisted
+		}
+	}
+	c.sendControl(ack)
+	return nil
+}

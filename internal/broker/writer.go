@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+)
+
+const (
+	// writeBatchBytes is how much the writer gathers before one Write call.
+	writeBatchBytes = 64 << 10
+	// writeBatchDeliveries bounds the deliveries taken from the session per lock.
+	writeBatchDeliveries = 256
+)
+
+// writeBuffers holds the writers' output buffers between bursts, so that an
+// idle connection holds none.
+var writeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeBatchBytes+4096)
+	return &b
+}}
+
+// kick makes sure a writer is running to send what is queued for c.
+func (c *conn) kick() {
+	c.outMu.Lock()
+	if c.writing || c.closing {
+		c.outMu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writerWG.Add(1)
+	c.outMu.Unlock()
+	go c.writeLoop()
+}
+
+// writeLoop drains control packets and queued messages without blocking,
+// writes them with one call, and repeats until nothing is left; then it
+// exits. While closing it sends only control packets, then closes the socket.
+// No lock is held during the write.
+func (c *conn) writeLoop() {
+	defer c.writerWG.Done()
+	bufp := writeBuffers.Get().(*[]byte)
+	out := (*bufp)[:0]
+	defer func() {
+		if cap(out) <= 4*writeBatchBytes {
+			*bufp = out[:0]
+			writeBuffers.Put(bufp)
+		}
+		if cap(c.batch) > writeBatchDeliveries {
+			c.batch = nil
+		}
+	}()
+	for {
+		c.outMu.Lock()
+		out = append(out, c.ctl...)
+		c.ctl = c.ctl[:0]
+		if cap(c.ctl) > 1024 {
+			c.ctl = nil
+		}
+		closing, st := c.closing, c.sess
+		c.outMu.Unlock()
+
+		if !closing && st != nil {
+			for len(out) < writeBatchBytes {
+				n := len(out)
+				out = c.appendDeliveries(out, st)
+				if len(out) == n {
+					break
+				}
+			}
+		}
+		if len(out) == 0 {
+			c.outMu.Lock()
+			if len(c.ctl) == 0 && (c.closing || st == nil || !st.pending()) {
+				c.writing = false
+				if c.closing {
+					c.nc.Close()
+				}
+				c.outMu.Unlock()
+				return
+			}
+			c.outMu.Unlock()
+			continue
+		}
+		n, err := c.nc.Write(out)
+		c.srv.stats.bytesSent.Add(uint64(n))
+		out = out[:0]
+		if err != nil {
+			c.outMu.Lock()
+			c.closing = true
+			c.ctl = c.ctl[:0]
+			c.outMu.Unlock()
+			c.nc.Close()
+		}
+	}
+}
+
+// appendDeliveries takes the next messages the session may send (within
+// the in-flight window) and appends their PUBLISH (or PUBREL) packets to out.
+// Deliveries are copied out under the session lock and encoded after it.
+func (c *conn) appendDeliveries(out []byte, st *sessionState) []byte {
+	now := time.Now()
+	batch := c.batch[:0]
+	var expired int
+	st.mu.Lock()
+	for len(batch) < writeBatchDeliveries {
+		d, ok, exp := st.outbox.Next(now)
+		expired += exp
+		if !ok {
+			break
+		}
+		batch = append(batch, *d)
+	}
+	if len(batch) > 0 {
+		st.lastProgress = now
+		st.notifySpaceLocked()
+	}
+	st.mu.Unlock()
+	c.batch = batch
+	if expired > 0 {
+		c.srv.stats.drop(session.DropExpired, uint64(expired))
+	}
+
+	var tooLarge []uint16
+	for i := range batch {
+		d := &batch[i]
+		if d.Released {
+			rel := packet.Ack{Kind: packet.PUBREL, PacketID: d.PacketID}
+			out = rel.Encode(out, c.version)
+			c.srv.stats.packetsSent.Add(1)
+			continue
+		}
+		var ok bool
+		out, ok = c.appendPublish(out, d, now)
+		if !ok {
+			c.srv.stats.drop(session.DropTooLarge, 1)
+			if d.QoS > 0 {
+				tooLarge = append(tooLarge, d.PacketID)
+			}
+		}
+		batch[i] = session.Delivery{} // drop references for the GC
+	}
+	if len(tooLarge) > 0 {
+		// A message the client may not receive is treated as delivered [MQTT-3.1.2-25].
+		st.mu.Lock()
+		for _, id := range tooLarge {
+			st.outbox.Complete(id)
+		}
+		st.mu.Unlock()
+	}
+	return out
+}
+
+// appendPublish encodes one delivery for this connection's protocol level:
+// per-delivery properties (subscription identifiers, remaining expiry, topic
+// alias) on top of the message's forwarded ones. It reports false, encoding
+// nothing, when the packet would exceed the client's Maximum Packet Size.
+func (c *conn) appendPublish(out []byte, d *session.Delivery, now time.Time) ([]byte, bool) {
+	m := d.Msg
+	p := packet.Publish{
+		Dup:      d.Dup,
+		QoS:      d.QoS,
+		Retain:   d.Retain,
+		PacketID: d.PacketID,
+		Topic:    unsafeBytes(m.Topic),
+		Payload:  m.Payload,
+	}
+	if c.version == packet.V5 {
+		p.Properties = m.Props
+		p.Properties.SubscriptionIDs = d.SubIDs
+		if !m.Expiry.IsZero() {
+			p.Properties.MessageExpiry = m.RemainingExpiry(now)
+			p.Properties.Set(packet.PropMessageExpiry)
+		}
+		if c.aliasMaxOut > 0 {
+			// Size it as the worst case (topic and alias) before taking an alias.
+			p.Properties.TopicAlias = 1
+			p.Properties.Set(packet.PropTopicAlias)
+			if c.maxPacketOut > 0 && uint32(p.EncodedLen(packet.V5)) > c.maxPacketOut {
+				return out, false
+			}
+			alias, known := c.outAliases.Lookup(m.Topic)
+			if alias == 0 {
+				p.Properties.Clear(packet.PropTopicAlias)
+			} else {
+				p.Properties.TopicAlias = alias
+				if known {
+					p.Topic = nil // [MQTT-3.3.2-12]: the alias stands for the topic
+				}
+			}
+		}
+	}
+	if c.maxPacketOut > 0 && uint32(p.EncodedLen(c.version)) > c.maxPacketOut {
+		return out, false
+	}
+	c.srv.stats.publishSent.Add(1)
+	c.srv.stats.packetsSent.Add(1)
+	return p.Encode(out, c.version), true
+}

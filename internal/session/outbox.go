@@ -1,0 +1,293 @@
+package session
+
+import "time"
+
+// Delivery is one message on its way to one subscriber.
+type Delivery struct {
+	Msg    *Message
+	QoS    byte     // the lower of the message's and the subscription's QoS
+	Retain bool     // retain flag as sent
+	SubIDs []uint32 // subscription identifiers to carry; shared, never modified
+
+	// Set by the outbox when the delivery enters the in-flight window.
+	PacketID uint16
+	Dup      bool // being sent again after a reconnect [MQTT-4.4.0-1]
+	Released bool // QoS 2: PUBREC received, PUBREL owed; awaiting PUBCOMP
+}
+
+// DropReason says why a delivery was discarded; every drop is counted by reason.
+type DropReason int
+
+const (
+	DropQueueFull   DropReason = iota // QoS 1/2 beyond max_queued_messages for an offline or stalled subscriber
+	DropStalledQoS0                   // QoS 0 for a connected subscriber that made no progress for the stall timeout
+	DropOfflineQoS0                   // QoS 0 for an offline session (queue_qos0_messages is off)
+	DropExpired                       // Message Expiry Interval elapsed while queued [MQTT-3.3.2-5]
+	DropTooLarge                      // larger than the client's Maximum Packet Size [MQTT-3.1.2-25]
+	NumDropReasons
+)
+
+var dropNames = [NumDropReasons]string{"queue_full", "stalled_qos0", "offline_qos0", "expired", "too_large"}
+
+func (r DropReason) String() string { return dropNames[r] }
+
+// Verdict is the outcome of Outbox.Push.
+type Verdict int
+
+const (
+	Queued  Verdict = iota
+	Full            // the subscriber is keeping up but its queue is full: the publisher should wait
+	Dropped         // discarded; the DropReason says why
+)
+
+// Limits bound an outbox.
+type Limits struct {
+	MaxQueued int  // QoS 1/2 queued beyond those in flight; 0 means no limit
+	MaxQoS0   int  // QoS 0 queued for a connected client before publishers wait; 0 means no limit
+	QueueQoS0 bool // keep QoS 0 for an offline session (counted against MaxQueued)
+}
+
+// Outbox is a session's outbound state: messages not yet sent, in FIFO
+// order, and the in-flight window of QoS 1/2 messages awaiting
+// acknowledgement, in send order. The caller synchronizes.
+type Outbox struct {
+	queue    ring
+	queued0  int // QoS 0 entries in queue
+	queued12 int // QoS 1/2 entries in queue
+
+	inflight   []Delivery // sent (or to resend), awaiting PUBACK, PUBREC or PUBCOMP
+	resendFrom int        // inflight[resendFrom:] are still to be (re)sent
+	window     int        // in-flight limit: min(server max_inflight_messages, client Receive Maximum)
+	nextID     uint16
+}
+
+// SetWindow sets the in-flight limit for the current connection.
+func (o *Outbox) SetWindow(n int) {
+	if n <= 0 || n > 65535 {
+		n = 65535
+	}
+	o.window = n
+}
+
+// Push queues d or says why not. online is whether a connection is attached;
+// stalled whether that connection has made no progress for the stall timeout.
+func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, DropReason) {
+	if d.QoS == 0 && online {
+		if lim.MaxQoS0 > 0 && o.queued0 >= lim.MaxQoS0 {
+			if stalled {
+				return Dropped, DropStalledQoS0
+			}
+			return Full, 0
+		}
+		o.queued0++
+		o.queue.push(d)
+		return Queued, 0
+	}
+	if d.QoS == 0 && !lim.QueueQoS0 {
+		return Dropped, DropOfflineQoS0
+	}
+	queued := o.queued12
+	if !online {
+		queued += o.queued0 // QoS 0 kept for an offline session counts too
+	}
+	if lim.MaxQueued > 0 && queued >= lim.MaxQueued {
+		if online && !stalled {
+			return Full, 0
+		}
+		return Dropped, DropQueueFull
+	}
+	if d.QoS == 0 {
+		o.queued0++
+	} else {
+		o.queued12++
+	}
+	o.queue.push(d)
+	return Queued, 0
+}
+
+// Next returns the next packet to write: first in-flight messages still to be
+// resent, then the head of the queue if the window allows. Expired messages
+// are discarded on the way and counted in expired.
+func (o *Outbox) Next(now time.Time) (d *Delivery, ok bool, expired int) {
+	if o.resendFrom < len(o.inflight) {
+		d := &o.inflight[o.resendFrom]
+		o.resendFrom++
+		return d, true, 0
+	}
+	for o.queue.len() > 0 {
+		head := o.queue.peek()
+		if head.Msg.Expired(now) {
+			o.pop()
+			expired++
+			continue
+		}
+		if head.QoS == 0 {
+			v := o.pop()
+			return &v, true, expired
+		}
+		if len(o.inflight) >= o.window {
+			return nil, false, expired
+		}
+		v := o.pop()
+		v.PacketID = o.allocID()
+		o.inflight = append(o.inflight, v)
+		o.resendFrom = len(o.inflight)
+		return &o.inflight[len(o.inflight)-1], true, expired
+	}
+	return nil, false, expired
+}
+
+// Pending reports whether Next would return something if the window allows.
+func (o *Outbox) Pending() bool {
+	if o.resendFrom < len(o.inflight) {
+		return true
+	}
+	if o.queue.len() == 0 {
+		return false
+	}
+	return o.queue.peek().QoS == 0 || len(o.inflight) < o.window
+}
+
+func (o *Outbox) pop() Delivery {
+	v := o.queue.pop()
+	if v.QoS == 0 {
+		o.queued0--
+	} else {
+		o.queued12--
+	}
+	return v
+}
+
+// allocID returns a packet identifier not in use by any in-flight message
+// [MQTT-2.2.1-2]; identifiers are never 0 [MQTT-2.2.1-3].
+func (o *Outbox) allocID() uint16 {
+	for {
+		o.nextID++
+		if o.nextID == 0 {
+			o.nextID = 1
+		}
+		if o.find(o.nextID) < 0 {
+			return o.nextID
+		}
+	}
+}
+
+func (o *Outbox) find(id uint16) int {
+	for i := range o.inflight {
+		if o.inflight[i].PacketID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (o *Outbox) remove(i int) {
+	copy(o.inflight[i:], o.inflight[i+1:])
+	o.inflight[len(o.inflight)-1] = Delivery{}
+	o.inflight = o.inflight[:len(o.inflight)-1]
+	if i < o.resendFrom {
+		o.resendFrom--
+	}
+	if len(o.inflight) == 0 && cap(o.inflight) > 64 {
+		o.inflight = nil // give back the memory of a burst
+	}
+}
+
+// Complete ends the in-flight QoS 1 (PUBACK) or QoS 2 (PUBCOMP, or a PUBREC
+// with an error code) message with this packet id; false if none is in flight.
+func (o *Outbox) Complete(id uint16) bool {
+	i := o.find(id)
+	if i < 0 {
+		return false
+	}
+	o.remove(i)
+	return true
+}
+
+// Release records a PUBREC for a QoS 2 message: from now on PUBREL is what
+// is owed for it [MQTT-4.3.3-4]. False if no unreleased QoS 2 message has this id.
+func (o *Outbox) Release(id uint16) bool {
+	i := o.find(id)
+	if i < 0 || o.inflight[i].QoS != 2 {
+		return false
+	}
+	o.inflight[i].Released = true
+	return true
+}
+
+// Resume marks every in-flight message to be sent again, in order, with DUP
+// set on PUBLISHes, as a resumed session requires [MQTT-4.4.0-1].
+func (o *Outbox) Resume() {
+	for i := range o.inflight {
+		o.inflight[i].Dup = !o.inflight[i].Released
+	}
+	o.resendFrom = 0
+}
+
+// Len is the number of messages queued and in flight.
+func (o *Outbox) Len() int { return o.queue.len() + len(o.inflight) }
+
+// Inflight is the number of messages in flight.
+func (o *Outbox) Inflight() int { return len(o.inflight) }
+
+// DropQoS0 discards queued QoS 0 messages, as when a connection ends and the
+// session does not keep them; it returns how many.
+func (o *Outbox) DropQoS0() int {
+	if o.queued0 == 0 {
+		return 0
+	}
+	n := o.queued0
+	var kept ring
+	for o.queue.len() > 0 {
+		if v := o.queue.pop(); v.QoS > 0 {
+			kept.push(v)
+		}
+	}
+	o.queue = kept
+	o.queued0 = 0
+	return n
+}
+
+// Clear forgets everything.
+func (o *Outbox) Clear() { *o = Outbox{window: o.window} }
+
+// ring is a FIFO of deliveries that grows by doubling and gives its memory
+// back when it empties, so an idle session holds no buffer.
+type ring struct {
+	buf        []Delivery
+	head, size int
+}
+
+func (r *ring) len() int { return r.size }
+
+func (r *ring) push(d Delivery) {
+	if r.size == len(r.buf) {
+		n := 2 * len(r.buf)
+		if n == 0 {
+			n = 8
+		}
+		buf := make([]Delivery, n)
+		for i := 0; i < r.size; i++ {
+			buf[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.size)%len(r.buf)] = d
+	r.size++
+}
+
+func (r *ring) peek() *Delivery { return &r.buf[r.head] }
+
+func (r *ring) pop() Delivery {
+	v := r.buf[r.head]
+	r.buf[r.head] = Delivery{}
+	r.head = (r.head + 1) % len(r.buf)
+	r.size--
+	if r.size == 0 {
+		r.head = 0
+		if len(r.buf) > 64 {
+			r.buf = nil
+		}
+	}
+	return v
+}
