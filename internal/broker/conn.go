@@ -63,7 +63,6 @@ type conn struct {
 
 	// Writer goroutine only (one at a time, ordered by outMu).
 	outAliases session.OutboundAliases
-	batch      []session.Delivery
 }
 
 func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {

@@ -22,6 +22,12 @@ var writeBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
+// deliveryBatches holds the writers' scratch slices of deliveries likewise.
+var deliveryBatches = sync.Pool{New: func() any {
+	b := make([]session.Delivery, 0, writeBatchDeliveries)
+	return &b
+}}
+
 // kick makes sure a writer is running to send what is queued for c.
 func (c *conn) kick() {
 	c.outMu.Lock()
@@ -43,14 +49,13 @@ func (c *conn) writeLoop() {
 	defer c.writerWG.Done()
 	bufp := writeBuffers.Get().(*[]byte)
 	out := (*bufp)[:0]
+	batchp := deliveryBatches.Get().(*[]session.Delivery)
 	defer func() {
 		if cap(out) <= 4*writeBatchBytes {
 			*bufp = out[:0]
 			writeBuffers.Put(bufp)
 		}
-		if cap(c.batch) > writeBatchDeliveries {
-			c.batch = nil
-		}
+		deliveryBatches.Put(batchp)
 	}()
 	for {
 		c.outMu.Lock()
@@ -65,7 +70,7 @@ func (c *conn) writeLoop() {
 		if !closing && st != nil {
 			for len(out) < writeBatchBytes {
 				n := len(out)
-				out = c.appendDeliveries(out, st)
+				out = c.appendDeliveries(out, st, batchp)
 				if len(out) == n {
 					break
 				}
@@ -100,9 +105,9 @@ func (c *conn) writeLoop() {
 // appendDeliveries takes the next messages the session may send (within
 // the in-flight window) and appends their PUBLISH (or PUBREL) packets to out.
 // Deliveries are copied out under the session lock and encoded after it.
-func (c *conn) appendDeliveries(out []byte, st *sessionState) []byte {
+func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.Delivery) []byte {
 	now := time.Now()
-	batch := c.batch[:0]
+	batch := (*batchp)[:0]
 	var expired int
 	st.mu.Lock()
 	for len(batch) < writeBatchDeliveries {
@@ -118,7 +123,7 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState) []byte {
 		st.notifySpaceLocked()
 	}
 	st.mu.Unlock()
-	c.batch = batch
+	*batchp = batch
 	if expired > 0 {
 		c.srv.stats.drop(session.DropExpired, uint64(expired))
 	}

@@ -1,0 +1,173 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+)
+
+// goroutinesSettle waits for the goroutine count to fall back to at most
+// want, and reports the stacks of the extra ones if it does not.
+func goroutinesSettle(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("%d goroutines after Shutdown, want at most %d:\n%s", runtime.NumGoroutine(), want, buf[:n])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Shutdown closes the listeners, tells v5 clients 0x8B, makes Serve return
+// ErrServerClosed, and leaves no goroutine of the server behind.
+func TestShutdownDrainsEverything(t *testing.T) {
+	base := runtime.NumGoroutine()
+	opts := quietOptions()
+	opts.SysInterval = time.Second
+	srv := New(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln, ListenerOptions{AllowAnonymous: true}) }()
+
+	var clients []*client
+	for i := range 20 {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := []byte{packet.V31, packet.V311, packet.V5}[i%3]
+		c := newClient(t, nc, version)
+		c.connect(&packet.Connect{ClientID: fmt.Sprintf("c%d", i), CleanStart: i%2 == 0})
+		c.subscribe(1, "load/#", 1)
+		clients = append(clients, c)
+	}
+	for i, c := range clients {
+		c.send(&packet.Publish{QoS: 1, PacketID: 7, Topic: []byte(fmt.Sprintf("load/%d", i)), Payload: []byte("x")})
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v, want ErrServerClosed", err)
+	}
+	for _, c := range clients {
+		code, got := c.expectClosed()
+		if c.version == packet.V5 && (!got || code != packet.ServerShuttingDown) {
+			t.Errorf("v5 client: DISCONNECT %v (received %v), want 0x8B", code, got)
+		}
+		c.nc.Close()
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("listener still accepts after Shutdown")
+	}
+	if err := srv.Serve(ln, ListenerOptions{}); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+	}
+	goroutinesSettle(t, base)
+}
+
+// Bad input closes only its own connection: another client keeps working.
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	srv, ln := startTCPServer(t, quietOptions())
+	good := dialClient(t, ln, packet.V311)
+	good.connect(&packet.Connect{ClientID: "good", CleanStart: true})
+	good.subscribe(1, "still/here", 0)
+
+	for _, bad := range [][]byte{
+		{0x30, 0x02, 0x00, 0x00},                                    // PUBLISH before CONNECT [MQTT-3.1.0-1]
+		{0x10, 0xff, 0xff, 0xff, 0xff, 0x01},                        // five-byte remaining length
+		{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x03, 0, 0, 0, 0}, // reserved connect flag [MQTT-3.1.2-3]
+	} {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Write(bad)
+		c := newClient(t, nc, packet.V311)
+		c.expectClosed()
+		nc.Close()
+	}
+
+	pub := dialClient(t, ln, packet.V5)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+	pub.send(&packet.Publish{Topic: []byte("a/+/b"), Payload: []byte("x")}) // [MQTT-3.3.2-2]
+	if code, _ := pub.expectClosed(); code != packet.TopicNameInvalid {
+		t.Errorf("wildcard in PUBLISH topic: DISCONNECT %v, want 0x90", code)
+	}
+
+	pub = dialClient(t, ln, packet.V311)
+	pub.connect(&packet.Connect{ClientID: "pub2", CleanStart: true})
+	pub.send(&packet.Publish{Topic: []byte("still/here"), Payload: []byte("ok")})
+	p, ok := good.mustRecv().(*packet.Publish)
+	if !ok || string(p.Payload) != "ok" {
+		t.Fatalf("the good client did not get the message after the bad ones")
+	}
+	if n := srv.Stats().ProtocolErrors; n < 4 {
+		t.Errorf("protocol errors counted: %d, want at least 4", n)
+	}
+}
+
+func startTCPServer(t *testing.T, opts Options) (*Server, net.Listener) {
+	t.Helper()
+	srv := New(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return srv, ln
+}
+
+func dialClient(t testing.TB, ln net.Listener, version byte) *client {
+	t.Helper()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return newClient(t, nc, version)
+}
+
+// A listener that refuses anonymous clients says so in CONNACK.
+func TestAnonymousRefused(t *testing.T) {
+	srv := New(quietOptions())
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln, ListenerOptions{AllowAnonymous: false})
+	defer srv.Shutdown(context.Background())
+	for _, tc := range []struct {
+		version byte
+		want    packet.ReasonCode
+	}{{packet.V5, packet.NotAuthorized}, {packet.V311, packet.NotAuthorized}} {
+		c := dialClient(t, ln, tc.version)
+		ack := c.connect(&packet.Connect{ClientID: "anon", CleanStart: true})
+		if tc.version == packet.V5 && ack.ReasonCode != tc.want {
+			t.Errorf("v%d: CONNACK %v, want %v", tc.version, ack.ReasonCode, tc.want)
+		}
+		if tc.version != packet.V5 && ack.ReasonCode.V3ConnackCode() != packet.V3NotAuthorized && !strings.Contains(ack.ReasonCode.String(), "5") {
+			t.Errorf("v%d: CONNACK %v, want return code 5", tc.version, ack.ReasonCode)
+		}
+	}
+}
