@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/broker"
+)
+
+// shutdownTimeout bounds how long clients get to be told and flushed after
+// SIGINT or SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	opts, specs, err := parseServe(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		serveHelp(stdout)
+		return 0
+	case err != nil:
+		printError(stderr, err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(stderr, "Run 'gridmq serve --help' for the flags.")
+		}
+		return 2
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Once shutdown has begun, a second signal ends the process at once.
+	context.AfterFunc(ctx, stop)
+	return serve(ctx, opts, specs, stdout, stderr)
+}
+
+// serve opens every listener, runs the broker on them until ctx is done or
+// one of them fails, then shuts the broker down.
+func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, stdout, stderr io.Writer) int {
+	lns, err := listen(specs)
+	if err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	srv := broker.New(opts)
+	for i, ln := range lns {
+		access := "refused"
+		if specs[i].allowAnonymous {
+			access = "allowed"
+		}
+		fmt.Fprintf(stdout, "gridmq: listening on %s (mqtt, anonymous %s)\n", ln.Addr(), access)
+		if specs[i].allowAnonymous && !specs[i].loopback {
+			fmt.Fprintf(stderr, "gridmq: warning: anyone who can reach %s may connect without a username (allow_anonymous is true on a non-loopback listener)\n", ln.Addr())
+		}
+	}
+
+	// Buffered for every listener, so no Serve goroutine blocks on send once
+	// serve stops reading.
+	errc := make(chan error, len(lns))
+	for i, ln := range lns {
+		lo := broker.ListenerOptions{AllowAnonymous: specs[i].allowAnonymous}
+		go func() {
+			if err := srv.Serve(ln, lo); err != nil {
+				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+
+	code, running := 0, len(lns)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		// Serve returns before Shutdown only when it fails.
+		running--
+		printError(stderr, err)
+		code = 1
+	}
+
+	fmt.Fprintln(stdout, "gridmq: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		printError(stderr, fmt.Errorf("shutdown: %w", err))
+		code = 1
+	}
+	// Shutdown closes the listeners; closing them again is harmless and makes
+	// sure every Serve returns.
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for ; running > 0; running-- {
+		select {
+		case err := <-errc:
+			if err != nil && !errors.Is(err, broker.ErrServerClosed) {
+				printError(stderr, err)
+				code = 1
+			}
+		case <-sctx.Done():
+			printError(stderr, fmt.Errorf("shutdown: %d listener(s) still serving after %v", running, shutdownTimeout))
+			code, running = 1, 0
+		}
+	}
+	fmt.Fprintln(stdout, "gridmq: stopped")
+	return code
+}
+
+// listen opens every listener, or none: on an error it closes those already
+// open.
+func listen(specs []listenerSpec) ([]net.Listener, error) {
+	lns := make([]net.Listener, 0, len(specs))
+	for _, s := range specs {
+		ln, err := net.Listen(network(s.addr), s.addr)
+		if err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %w", s.addr, listenCause(err))
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// network is the net.Listen network for addr. An IPv4 bind address gets an
+// IPv4-only socket: with plain "tcp", Go would listen on 0.0.0.0 with a
+// dual-stack socket, reachable over IPv6 too and reported as [::]. Like
+// Mosquitto, an IPv6 address listens on IPv6 only, and a host name or an empty
+// host (every interface) on both.
+func network(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return "tcp"
+	case ip.Unmap().Is4():
+		return "tcp4"
+	default:
+		return "tcp6"
+	}
+}
+
+// listenCause strips "listen tcp ADDR: bind:" from a net.Listen error,
+// leaving "address already in use" or "lookup mqtt.example: no such host".
+func listenCause(err error) error {
+	if se, ok := errors.AsType[*os.SyscallError](err); ok {
+		return se.Err
+	}
+	if oe, ok := errors.AsType[*net.OpError](err); ok {
+		return oe.Err
+	}
+	return err
+}
+
+// printError prints every line of err (a joined error has several) prefixed
+// with "gridmq: ".
+func printError(w io.Writer, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "gridmq: %s\n", line)
+	}
+}
