@@ -116,7 +116,7 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.
 		if !ok {
 			break
 		}
-		batch = append(batch, *d)
+		batch = append(batch, d)
 	}
 	if len(batch) > 0 {
 		st.lastProgress = now

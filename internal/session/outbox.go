@@ -108,11 +108,10 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 // Next returns the next packet to write: first in-flight messages still to be
 // resent, then the head of the queue if the window allows. Expired messages
 // are discarded on the way and counted in expired.
-func (o *Outbox) Next(now time.Time) (d *Delivery, ok bool, expired int) {
+func (o *Outbox) Next(now time.Time) (d Delivery, ok bool, expired int) {
 	if o.resendFrom < len(o.inflight) {
-		d := &o.inflight[o.resendFrom]
 		o.resendFrom++
-		return d, true, 0
+		return o.inflight[o.resendFrom-1], true, 0
 	}
 	for o.queue.len() > 0 {
 		head := o.queue.peek()
@@ -122,19 +121,18 @@ func (o *Outbox) Next(now time.Time) (d *Delivery, ok bool, expired int) {
 			continue
 		}
 		if head.QoS == 0 {
-			v := o.pop()
-			return &v, true, expired
+			return o.pop(), true, expired
 		}
 		if len(o.inflight) >= o.window {
-			return nil, false, expired
+			return Delivery{}, false, expired
 		}
 		v := o.pop()
 		v.PacketID = o.allocID()
 		o.inflight = append(o.inflight, v)
 		o.resendFrom = len(o.inflight)
-		return &o.inflight[len(o.inflight)-1], true, expired
+		return v, true, expired
 	}
-	return nil, false, expired
+	return Delivery{}, false, expired
 }
 
 // Pending reports whether Next would return something if the window allows.

@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+)
+
+// discardConn is a client that has already sent its CONNECT and SUBSCRIBE:
+// reads return those bytes and then block until Close; writes are counted
+// and discarded. It measures the broker alone, without a real socket.
+type discardConn struct {
+	in      *bytes.Reader
+	closed  chan struct{}
+	written atomic.Int64
+}
+
+func newDiscardConn(script []byte) *discardConn {
+	return &discardConn{in: bytes.NewReader(script), closed: make(chan struct{})}
+}
+
+func (d *discardConn) Read(p []byte) (int, error) {
+	if d.in.Len() > 0 {
+		return d.in.Read(p)
+	}
+	<-d.closed
+	return 0, net.ErrClosed
+}
+
+func (d *discardConn) Write(p []byte) (int, error) {
+	d.written.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func (d *discardConn) Close() error {
+	select {
+	case <-d.closed:
+	default:
+		close(d.closed)
+	}
+	return nil
+}
+
+func (d *discardConn) LocalAddr() net.Addr                { return pipeAddr{} }
+func (d *discardConn) RemoteAddr() net.Addr               { return pipeAddr{} }
+func (d *discardConn) SetDeadline(t time.Time) error      { return nil }
+func (d *discardConn) SetReadDeadline(t time.Time) error  { return nil }
+func (d *discardConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// BenchmarkFanOut measures one PUBLISH delivered to every subscriber of its
+// topic: index match, merge, queueing, and each writer's encode and write.
+// ns/op is per published message; ns/delivery divides by the subscribers.
+// QoS 1 is measured end to end by `gridmq bench`, since it needs a client
+// that acknowledges.
+func BenchmarkFanOut(b *testing.B) {
+	for _, tc := range []struct {
+		subs    int
+		version byte
+		qos     byte
+	}{{1, packet.V311, 0}, {8, packet.V311, 0}, {100, packet.V311, 0}, {8, packet.V5, 0}} {
+		b.Run(fmt.Sprintf("subs=%d/v=%d/qos=%d", tc.subs, tc.version, tc.qos), func(b *testing.B) {
+			opts := quietOptions()
+			opts.MaxInflightMessages = 0 // no acks come back from a discardConn
+			opts.MaxQueuedMessages = 0
+			srv := New(opts)
+			defer srv.Shutdown(b.Context())
+			var conns []*discardConn
+			for i := range tc.subs {
+				var script []byte
+				script = (&packet.Connect{ProtocolVersion: tc.version, ClientID: fmt.Sprintf("s%d", i), CleanStart: true}).Encode(script, tc.version)
+				script = (&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "site/+/power", QoS: tc.qos}}}).Encode(script, tc.version)
+				dc := newDiscardConn(script)
+				conns = append(conns, dc)
+				c := newConn(srv, dc, ListenerOptions{AllowAnonymous: true})
+				srv.wg.Add(1)
+				go c.serve()
+			}
+			for srv.index.Len() < tc.subs {
+				time.Sleep(time.Millisecond)
+			}
+			waitWritten := func(want int64) {
+				for {
+					var got int64
+					for _, dc := range conns {
+						got += dc.written.Load()
+					}
+					if got >= want {
+						return
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+			var base int64
+			for _, dc := range conns {
+				base += dc.written.Load()
+			}
+			msg := &session.Message{Topic: "site/7/power", Payload: make([]byte, 64), QoS: tc.qos}
+			wire := (&packet.Publish{QoS: tc.qos, PacketID: 1, Topic: []byte(msg.Topic), Payload: msg.Payload}).Encode(nil, tc.version)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				srv.route(msg)
+			}
+			waitWritten(base + int64(b.N)*int64(tc.subs)*int64(len(wire)))
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tc.subs), "ns/delivery")
+			for _, dc := range conns {
+				dc.Close()
+			}
+		})
+	}
+}
