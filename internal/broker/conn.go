@@ -162,8 +162,9 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 				return packet.Errorf(packet.ProtocolError, "session expiry set on DISCONNECT after 0 on CONNECT [MQTT-3.14.2-2]")
 			}
 		}
-		// 0x04 asks for the will to be published anyway [MQTT-3.14.4-3].
-		c.keepWill = p.ReasonCode == packet.DisconnectWithWill
+		// Only a normal disconnection (0x00) deletes the will [MQTT-3.1.2-10];
+		// 0x04 and any error code leave it to be published [MQTT-3.14.4-3].
+		c.keepWill = p.ReasonCode != packet.Success
 	} else {
 		c.keepWill = false // [MQTT-3.1.2-10]
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 // connectFailed answers a CONNECT that could not be decoded. An unknown
-// protocol level gets CONNACK 0x01 (3.1.1 form) [MQTT-3.1.2-2], or 0x84 to a
-// v5 client; other malformed CONNECTs close the connection, after a v5
+// protocol level gets CONNACK 0x01 in the 3.1.1 form every level can read
+// [MQTT-3.1.2-2]; other malformed CONNECTs close the connection, after a v5
 // CONNACK with the reason when the level is known to be 5.
 func (c *conn) connectFailed(pk packet.Packet, err error) error {
 	var pe *packet.Error
@@ -21,7 +21,11 @@ func (c *conn) connectFailed(pk packet.Packet, err error) error {
 		return err
 	}
 	if pe.Code == packet.UnsupportedProtocolVersion {
-		c.writeConnack(packet.V311, &packet.Connack{ReasonCode: pe.Code})
+		// A wrong protocol name is not MQTT at all: close without a word
+		// [MQTT-3.1.2-1]. A known name at an unknown level gets 0x01.
+		if cp, ok := pk.(*packet.Connect); ok && (cp.ProtocolName == "MQTT" || cp.ProtocolName == "MQIsdp") {
+			c.writeConnack(packet.V311, &packet.Connack{ReasonCode: pe.Code})
+		}
 		return err
 	}
 	if cp, ok := pk.(*packet.Connect); ok && cp.ProtocolVersion == packet.V5 {
@@ -52,6 +56,9 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 	c.version = cp.ProtocolVersion
 	c.outMu.Unlock()
 
+	if v5 && cp.Properties.Has(packet.PropAuthData) && !cp.Properties.Has(packet.PropAuthMethod) {
+		return c.refuse(packet.ProtocolError, "authentication data without an authentication method")
+	}
 	if v5 && cp.Properties.Has(packet.PropAuthMethod) {
 		return c.refuse(packet.BadAuthenticationMethod, "authentication method "+cp.Properties.AuthMethod+" is not supported")
 	}

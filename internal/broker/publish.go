@@ -19,6 +19,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	s.stats.publishReceived.Add(1)
 	v5 := c.version == packet.V5
 
+	if len(p.Properties.SubscriptionIDs) > 0 {
+		return packet.Errorf(packet.ProtocolError, "subscription identifier in a PUBLISH from a client [MQTT-3.3.4-6]")
+	}
 	name := p.Topic
 	if v5 && p.Properties.Has(packet.PropTopicAlias) {
 		alias := p.Properties.TopicAlias
@@ -66,7 +69,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	if p.QoS == 2 {
 		st.mu.Lock()
 		dup := st.inbound.Has(p.PacketID)
-		full := !dup && st.inbound.Len() >= c.receiveMaximum()
+		// Receive Maximum exists in v5 only; before it a client may have
+		// any number of QoS 2 messages waiting for PUBREL.
+		full := v5 && !dup && st.inbound.Len() >= c.receiveMaximum()
 		if !dup && !full && refusal == packet.Success {
 			st.inbound.Add(p.PacketID)
 		}

@@ -150,12 +150,16 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 		w = nil
 	}
 	expiry := st.expiry
-	if expiry != 0 && !s.isClosing() {
-		if w != nil && w.delay > 0 && (expiry == neverExpires || w.delay < expiry) {
-			st.pendingWill = w
-			w = nil
-			st.willTimer = time.AfterFunc(st.pendingWill.delay, func() { s.willDelayElapsed(st) })
+	if w != nil && w.delay > 0 {
+		// The will waits for its delay or the end of the session, whichever
+		// comes first [MQTT-3.1.3-9]; endSession publishes it in the latter case.
+		st.pendingWill = w
+		if expiry == neverExpires || (expiry != 0 && w.delay < expiry) {
+			st.willTimer = time.AfterFunc(w.delay, func() { s.willDelayElapsed(st) })
 		}
+		w = nil
+	}
+	if expiry != 0 && !s.isClosing() {
 		if expiry != neverExpires {
 			st.expiryTimer = time.AfterFunc(expiry, func() { s.expireSession(st) })
 		}
@@ -163,13 +167,6 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 	st.mu.Unlock()
 
 	if expiry == 0 {
-		// A delayed will of a session that ends now is published now.
-		if w != nil && w.delay > 0 {
-			st.mu.Lock()
-			st.pendingWill = w
-			st.mu.Unlock()
-			w = nil
-		}
 		s.endSession(st)
 	}
 	if w != nil {

@@ -267,3 +267,63 @@ func TestStalledSubscriberDoesNotBlockPublisher(t *testing.T) {
 		pub.nc.Close()
 	})
 }
+
+// [MQTT-3.1.3-9] A will whose delay outlasts the session is published when
+// the session ends, not before and not never.
+func TestWillPublishedAtSessionEndBeforeDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, ln := startPipeServer(t, quietOptions())
+		sub := newClient(t, ln.Dial(), packet.V5)
+		sub.connect(&packet.Connect{ClientID: "watcher", CleanStart: true})
+		sub.subscribe(1, "will/#", 0)
+		got := recvAsync(sub)
+
+		w := newClient(t, ln.Dial(), packet.V5)
+		cp := &packet.Connect{ClientID: "short", CleanStart: true, Will: &packet.Will{Topic: "will/short", Payload: []byte("bye")}}
+		cp.Will.Properties.WillDelay = 600
+		cp.Will.Properties.Set(packet.PropWillDelay)
+		cp.Properties.SessionExpiry = 20
+		cp.Properties.Set(packet.PropSessionExpiry)
+		w.connect(cp)
+		w.nc.Close()
+
+		time.Sleep(19 * time.Second)
+		synctest.Wait()
+		if p := pending(got); p != nil {
+			t.Fatal("will published before the session ended")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if p, ok := pending(got).(*packet.Publish); !ok || string(p.Topic) != "will/short" {
+			t.Fatal("will not published when the session ended")
+		}
+		sub.nc.Close()
+	})
+}
+
+// [MQTT-3.1.2-10] Only DISCONNECT 0x00 deletes the will; 0x04 and error
+// codes leave it to be published.
+func TestWillOnDisconnectReasons(t *testing.T) {
+	for _, tc := range []struct {
+		code packet.ReasonCode
+		want bool
+	}{{packet.Success, false}, {packet.DisconnectWithWill, true}, {packet.UnspecifiedError, true}} {
+		synctest.Test(t, func(t *testing.T) {
+			_, ln := startPipeServer(t, quietOptions())
+			sub := newClient(t, ln.Dial(), packet.V5)
+			sub.connect(&packet.Connect{ClientID: "watcher", CleanStart: true})
+			sub.subscribe(1, "will/#", 0)
+			got := recvAsync(sub)
+
+			w := newClient(t, ln.Dial(), packet.V5)
+			w.connect(&packet.Connect{ClientID: "leaver", CleanStart: true, Will: &packet.Will{Topic: "will/leaver", Payload: []byte("x")}})
+			w.send(&packet.Disconnect{ReasonCode: tc.code})
+			w.expectClosed()
+			synctest.Wait()
+			if published := pending(got) != nil; published != tc.want {
+				t.Errorf("DISCONNECT %v: will published = %v, want %v", tc.code, published, tc.want)
+			}
+			sub.nc.Close()
+		})
+	}
+}

@@ -25,8 +25,9 @@ const (
 )
 
 // propAllowed is table 2-4 of MQTT 5.0: where each property may appear. A
-// zero entry is an unknown identifier, which is a MalformedPacket; a known
-// property in the wrong packet is a ProtocolError.
+// zero entry is an unknown identifier. Either that or a known property in
+// the wrong packet makes the packet one that cannot be parsed as its type:
+// a MalformedPacket, as Mosquitto answers it too.
 var propAllowed = [...]propContext{
 	PropPayloadFormat:        ctxMessage,
 	PropMessageExpiry:        ctxMessage,
@@ -115,7 +116,7 @@ func decodeProperties(c *cursor, p *Properties, ctx propContext) error {
 		}
 		id := PropertyID(v)
 		if propAllowed[id]&ctx == 0 {
-			return Errorf(ProtocolError, "%v not allowed here", id)
+			return Errorf(MalformedPacket, "%v not allowed in this packet", id)
 		}
 		if err := decodeProperty(&pc, p, id, ctx); err != nil {
 			return err

@@ -112,6 +112,9 @@ func (r *Reader) ReadPacket(version byte) (Packet, error) {
 	}
 	r.makeRoom(size)
 	for r.w-r.r < size {
+		if r.w == len(r.buf) {
+			r.makeRoom(size)
+		}
 		if err := r.fill(false); err != nil {
 			return nil, err
 		}
@@ -145,11 +148,12 @@ func (r *Reader) ReadPacket(version byte) (Packet, error) {
 	return Decode(h, body, version)
 }
 
-// makeRoom makes sure buf can hold size bytes from r.r on: by moving the
+// makeRoom makes room for a packet of size bytes from r.r on: by moving the
 // unconsumed bytes to the front of the pooled buffer, or, for a packet that
-// does not fit in it, by moving them into a buffer of exactly size bytes.
-// An exact fit means that buffer never holds bytes of the next packet, so it
-// is dropped at the next ReadPacket.
+// does not fit in it, by moving them into a buffer of its own. That buffer
+// grows by doubling as the packet's bytes arrive, up to exactly size, so a
+// length announced but never sent costs no memory, and the buffer never
+// holds bytes of the next packet: it is dropped at the next ReadPacket.
 func (r *Reader) makeRoom(size int) {
 	if len(r.buf)-r.r >= size {
 		return
@@ -159,7 +163,7 @@ func (r *Reader) makeRoom(size int) {
 		r.r = 0
 		return
 	}
-	big := make([]byte, size)
+	big := make([]byte, min(size, max(2*(r.w-r.r), largePacketStart)))
 	n := copy(big, r.buf[r.r:r.w])
 	r.Release()
 	r.buf, r.w = big, n
@@ -202,6 +206,10 @@ func (r *Reader) fill(atBoundary bool) error {
 	}
 	return io.ErrNoProgress
 }
+
+// largePacketStart is the first size of the buffer of a packet larger than
+// the pooled one.
+const largePacketStart = 64 << 10
 
 // maxEmptyReads bounds the Reads that return neither bytes nor an error,
 // as bufio does.

@@ -334,8 +334,8 @@ var invalidPackets = []tinvalid{
 	{"property identifier not minimal", V5, wire(0x30, 6, 0, 1, "a", 2, 0x81, 0x00), MalformedPacket}, // [MQTT-1.5.5-1]
 	{"property value truncated", V5, wire(0x30, 7, 0, 1, "a", 3, 0x02, 0, 0), MalformedPacket},
 	{"property user key invalid UTF-8", V5, wire(0x30, 11, 0, 1, "a", 7, 0x26, 0, 1, 0xFF, 0, 1, "v"), MalformedPacket}, // [MQTT-1.5.4-1]
-	{"session expiry in publish", V5, wire(0x30, 9, 0, 1, "a", 5, 0x11, 0, 0, 0, 0), ProtocolError},
-	{"will delay in publish", V5, wire(0x30, 9, 0, 1, "a", 5, 0x18, 0, 0, 0, 0), ProtocolError},
+	{"session expiry in publish", V5, wire(0x30, 9, 0, 1, "a", 5, 0x11, 0, 0, 0, 0), MalformedPacket},
+	{"will delay in publish", V5, wire(0x30, 9, 0, 1, "a", 5, 0x18, 0, 0, 0, 0), MalformedPacket},
 	{"payload format twice", V5, wire(0x30, 8, 0, 1, "a", 4, 0x01, 0, 0x01, 0), ProtocolError},
 	{"topic alias twice", V5, wire(0x30, 10, 0, 1, "a", 6, 0x23, 0, 1, 0x23, 0, 2), ProtocolError},
 	{"payload format 2", V5, wire(0x30, 6, 0, 1, "a", 2, 0x01, 2), ProtocolError},
@@ -363,9 +363,9 @@ var invalidPackets = []tinvalid{
 	{"connect v5 request problem information 2", V5, connectBody(V5, 0x02, 2, 0x17, 2, 0, 1, "a"), ProtocolError},
 	{"connect v5 request response information 2", V5, connectBody(V5, 0x02, 2, 0x19, 2, 0, 1, "a"), ProtocolError},
 	{"connect v5 session expiry twice", V5, connectBody(V5, 0x02, 10, 0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2, 0, 1, "a"), ProtocolError},
-	{"connect v5 will delay in connect properties", V5, connectBody(V5, 0x02, 5, 0x18, 0, 0, 0, 1, 0, 1, "a"), ProtocolError},
+	{"connect v5 will delay in connect properties", V5, connectBody(V5, 0x02, 5, 0x18, 0, 0, 0, 1, 0, 1, "a"), MalformedPacket},
 	{"connect v5 session expiry in will properties", V5,
-		connectBody(V5, 0x06, 0, 0, 1, "a", 5, 0x11, 0, 0, 0, 1, 0, 1, "t", 0, 0), ProtocolError},
+		connectBody(V5, 0x06, 0, 0, 1, "a", 5, 0x11, 0, 0, 0, 1, 0, 1, "t", 0, 0), MalformedPacket},
 	{"connect v5 will payload format 3", V5,
 		connectBody(V5, 0x06, 0, 0, 1, "a", 2, 0x01, 3, 0, 1, "t", 0, 0), ProtocolError},
 
@@ -379,7 +379,7 @@ var invalidPackets = []tinvalid{
 	{"connack v5 maximum QoS 2", V5, wire(0x20, 5, 0, 0, 2, 0x24, 2), ProtocolError},
 	{"connack v5 retain available 2", V5, wire(0x20, 5, 0, 0, 2, 0x25, 2), ProtocolError},
 	{"connack v5 shared subscription available 5", V5, wire(0x20, 5, 0, 0, 2, 0x2A, 5), ProtocolError},
-	{"connack v5 topic alias", V5, wire(0x20, 6, 0, 0, 3, 0x23, 0, 1), ProtocolError},
+	{"connack v5 topic alias", V5, wire(0x20, 6, 0, 0, 3, 0x23, 0, 1), MalformedPacket},
 	{"connack v5 receive maximum 0", V5, wire(0x20, 6, 0, 0, 3, 0x21, 0, 0), ProtocolError},
 
 	// Acknowledgements
@@ -388,7 +388,7 @@ var invalidPackets = []tinvalid{
 	{"puback short", V311, wire(0x40, 1, 7), MalformedPacket},
 	{"puback v311 trailing byte", V311, wire(0x40, 3, 0, 7, 0), MalformedPacket},
 	{"pubcomp v5 property length overruns", V5, wire(0x70, 4, 0, 7, 0, 9), MalformedPacket},
-	{"puback v5 session expiry", V5, wire(0x40, 9, 0, 7, 0, 5, 0x11, 0, 0, 0, 0), ProtocolError},
+	{"puback v5 session expiry", V5, wire(0x40, 9, 0, 7, 0, 5, 0x11, 0, 0, 0, 0), MalformedPacket},
 	{"pubrec v5 reason string twice", V5, wire(0x50, 12, 0, 7, 0x80, 8, 0x1F, 0, 1, "a", 0x1F, 0, 1, "b"), ProtocolError},
 	{"pubrel v5 trailing byte", V5, wire(0x62, 5, 0, 7, 0, 0, 0), MalformedPacket},
 
@@ -405,7 +405,7 @@ var invalidPackets = []tinvalid{
 	{"subscribe v5 QoS 3", V5, wire(0x82, 7, 0, 1, 0, 0, 1, "a", 0x03), ProtocolError},
 	{"subscribe v5 two subscription identifiers", V5, wire(0x82, 11, 0, 1, 4, 0x0B, 1, 0x0B, 2, 0, 1, "a", 0), ProtocolError},
 	{"subscribe v5 subscription identifier 0", V5, wire(0x82, 9, 0, 1, 2, 0x0B, 0, 0, 1, "a", 0), ProtocolError},
-	{"subscribe v5 topic alias", V5, wire(0x82, 10, 0, 1, 3, 0x23, 0, 1, 0, 1, "a", 0), ProtocolError},
+	{"subscribe v5 topic alias", V5, wire(0x82, 10, 0, 1, 3, 0x23, 0, 1, 0, 1, "a", 0), MalformedPacket},
 
 	// SUBACK
 	{"suback reserved return code", V311, wire(0x90, 3, 0, 1, 0x03), ProtocolError}, // [MQTT-3.9.3-2]
@@ -426,9 +426,9 @@ var invalidPackets = []tinvalid{
 	{"pingreq with body", V311, wire(0xC0, 1, 0), MalformedPacket},
 	{"pingresp with body", V5, wire(0xD0, 1, 0), MalformedPacket},
 	{"disconnect v311 with body", V311, wire(0xE0, 1, 0), MalformedPacket},
-	{"disconnect v5 topic alias", V5, wire(0xE0, 5, 0, 3, 0x23, 0, 1), ProtocolError},
+	{"disconnect v5 topic alias", V5, wire(0xE0, 5, 0, 3, 0x23, 0, 1), MalformedPacket},
 	{"disconnect v5 property length overruns", V5, wire(0xE0, 2, 0, 1), MalformedPacket},
 	{"auth before v5", V311, wire(0xF0, 0), MalformedPacket},
-	{"auth v5 session expiry", V5, wire(0xF0, 7, 0x18, 5, 0x11, 0, 0, 0, 0), ProtocolError},
+	{"auth v5 session expiry", V5, wire(0xF0, 7, 0x18, 5, 0x11, 0, 0, 0, 0), MalformedPacket},
 	{"auth v5 trailing byte", V5, wire(0xF0, 3, 0x18, 0, 0), MalformedPacket},
 }
