@@ -29,9 +29,10 @@ var (
 	errClientDisconnect = errors.New("client disconnected")
 )
 
-// conn is one client network connection. Its reader goroutine (serve) owns
-// it and owns its writer goroutine, which runs only while there is something
-// to write, so an idle connection costs one parked goroutine and no buffers.
+// conn is one client network connection. Its reader owns it and owns its
+// writer goroutine, which runs only while there is something to write. The
+// reader is one goroutine at a time (see readLoop), so an idle connection
+// costs one parked goroutine with a small stack, and no buffers.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -51,7 +52,6 @@ type conn struct {
 
 	// Reader goroutine only.
 	inAliases session.InboundAliases
-	pub       packet.Publish // scratch for building acks
 
 	outMu     sync.Mutex // guards the fields below
 	sess      *sessionState
@@ -83,13 +83,18 @@ func (r countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// serve runs the connection until it ends, then cleans up after it.
+// serve runs the connection: CONNECT, then the read loop. Whichever
+// goroutine sees the connection end calls finish, exactly once.
 func (c *conn) serve() {
-	err := c.run()
-	c.finish(err)
+	if err := c.start(); err != nil {
+		c.finish(err)
+		return
+	}
+	c.readLoop()
 }
 
-func (c *conn) run() error {
+// start reads and handles CONNECT.
+func (c *conn) start() error {
 	c.nc.SetReadDeadline(time.Now().Add(connectTimeout))
 	// The level is unknown until CONNECT is decoded; CONNECT ignores it.
 	pk, err := c.reader.ReadPacket(packet.V311)
@@ -105,22 +110,49 @@ func (c *conn) run() error {
 		return err
 	}
 	c.nc.SetReadDeadline(time.Time{})
+	return nil
+}
+
+// readLoop handles packets for as long as they are buffered. When none is,
+// it hands the wait for the next one to a fresh goroutine and returns: the
+// stack a goroutine grew while handling packets is not given back while it
+// waits, and the fresh one's small stack is all an idle connection holds.
+func (c *conn) readLoop() {
 	for {
-		if c.keepAlive > 0 && c.reader.Buffered() == 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
+		if c.reader.Buffered() == 0 {
+			if c.keepAlive > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
+			}
+			go c.awaitPacket()
+			return
 		}
 		pk, err := c.reader.ReadPacket(c.version)
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return errKeepAlive
-			}
-			return err
+			c.finish(readError(err))
+			return
 		}
 		c.srv.stats.packetsReceived.Add(1)
 		if err := c.handle(pk); err != nil {
-			return err
+			c.finish(err)
+			return
 		}
 	}
+}
+
+// awaitPacket waits for the client's next bytes, then goes on reading.
+func (c *conn) awaitPacket() {
+	if err := c.reader.Await(); err != nil {
+		c.finish(readError(err))
+		return
+	}
+	c.readLoop()
+}
+
+func readError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errKeepAlive
+	}
+	return err
 }
 
 // handle dispatches one packet received after CONNECT.

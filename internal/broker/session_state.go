@@ -40,8 +40,8 @@ type sessionState struct {
 	outbox       session.Outbox
 	inbound      session.Inbound
 	limits       session.Limits
-	subs         map[string]subOptions // by filter as subscribed
-	expiry       time.Duration         // how long the session outlives its connection; neverExpires
+	filters      []string      // subscribed, as sent; their options live in the index
+	expiry       time.Duration // how long the session outlives its connection; neverExpires
 	expiryTimer  *time.Timer
 	will         *will // of the attached connection
 	pendingWill  *will // of a closed connection, waiting out its delay
@@ -52,7 +52,7 @@ type sessionState struct {
 }
 
 func newSessionState(s *Server, id string) *sessionState {
-	return &sessionState{id: id, srv: s, subs: make(map[string]subOptions)}
+	return &sessionState{id: id, srv: s}
 }
 
 // notifySpaceLocked wakes publishers waiting for room in the queue.
@@ -61,6 +61,16 @@ func (st *sessionState) notifySpaceLocked() {
 	if st.spaceWait != nil {
 		close(st.spaceWait)
 		st.spaceWait = nil
+	}
+}
+
+// forgetFilter removes filter from the session's list. Caller holds st.mu.
+func (st *sessionState) forgetFilter(filter string) {
+	for i, f := range st.filters {
+		if f == filter {
+			st.filters = append(st.filters[:i], st.filters[i+1:]...)
+			return
+		}
 	}
 }
 
@@ -111,8 +121,8 @@ func (s *Server) endSession(st *sessionState) {
 		return
 	}
 	st.ended = true
-	subs := st.subs
-	st.subs = nil
+	filters := st.filters
+	st.filters = nil
 	st.outbox.Clear()
 	pw := st.pendingWill
 	st.pendingWill = nil
@@ -120,7 +130,7 @@ func (s *Server) endSession(st *sessionState) {
 	st.notifySpaceLocked()
 	st.mu.Unlock()
 
-	for filter := range subs {
+	for _, filter := range filters {
 		s.index.Unsubscribe(st, filter)
 	}
 	if pw != nil && !s.isClosing() {

@@ -55,9 +55,10 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			st.mu.Unlock()
 			return errors.New("session ended")
 		}
-		_, existed := st.subs[sub.Filter]
-		st.subs[sub.Filter] = o
-		s.index.Subscribe(st, sub.Filter, o)
+		existed := s.index.Subscribe(st, sub.Filter, o)
+		if !existed {
+			st.filters = append(st.filters, sub.Filter)
+		}
 		st.mu.Unlock()
 		ack.ReasonCodes[i] = packet.ReasonCode(o.QoS)
 		// Retained messages are not sent for shared subscriptions (5.0
@@ -94,10 +95,9 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) error {
 	ack := &packet.Unsuback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Filters))}
 	for i, f := range p.Filters {
 		st.mu.Lock()
-		_, existed := st.subs[f]
-		delete(st.subs, f)
+		existed := !st.ended && s.index.Unsubscribe(st, f)
 		if existed {
-			s.index.Unsubscribe(st, f)
+			st.forgetFilter(f)
 		}
 		st.mu.Unlock()
 		if !existed {

@@ -45,8 +45,10 @@ type Reader struct {
 	idle [idleReadSize]byte // receives the first bytes after an idle period
 
 	// Reused for every PUBLISH and acknowledgement; see ReadPacket.
-	publish Publish
-	ack     Ack
+	// Allocated on first use, so a connection that never publishes (or
+	// acknowledges) does not carry them.
+	publish *Publish
+	ack     *Ack
 }
 
 // NewReader returns a Reader that reads packets from src.
@@ -69,6 +71,19 @@ func (r *Reader) Release() {
 	}
 	r.pooled, r.buf = nil, nil
 	r.r, r.w = 0, 0
+}
+
+// Await blocks, when no byte is buffered, until the stream has some,
+// reading them into the Reader's small idle array; the next ReadPacket goes
+// on from there. A server can so wait for a client's next packet on a fresh
+// goroutine whose small stack is all an idle connection holds. At a packet
+// boundary the end of the stream is io.EOF.
+func (r *Reader) Await() error {
+	if r.r < r.w {
+		return nil
+	}
+	r.Release()
+	return r.fill(true)
 }
 
 // ReadPacket reads and decodes the next packet for the protocol level
@@ -124,10 +139,13 @@ func (r *Reader) ReadPacket(version byte) (Packet, error) {
 
 	switch h.Type {
 	case PUBLISH:
-		if err := DecodePublish(h, body, version, &r.publish); err != nil {
+		if r.publish == nil {
+			r.publish = new(Publish)
+		}
+		if err := DecodePublish(h, body, version, r.publish); err != nil {
 			return nil, err
 		}
-		return &r.publish, nil
+		return r.publish, nil
 	case PUBACK, PUBREC, PUBREL, PUBCOMP:
 		if err := checkFlags(h.Type, h.Flags); err != nil {
 			return nil, err
@@ -135,10 +153,13 @@ func (r *Reader) ReadPacket(version byte) (Packet, error) {
 		if version != V31 && version != V311 && version != V5 {
 			return nil, Errorf(UnsupportedProtocolVersion, "protocol level %d", version)
 		}
-		if err := decodeAck(h, body, version, &r.ack); err != nil {
+		if r.ack == nil {
+			r.ack = new(Ack)
+		}
+		if err := decodeAck(h, body, version, r.ack); err != nil {
 			return nil, err
 		}
-		return &r.ack, nil
+		return r.ack, nil
 	case CONNECT, CONNACK, AUTH:
 		// These keep byte slices of the body (password, will payload,
 		// authentication data); the buffer goes back to the pool, so they

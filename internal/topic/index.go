@@ -61,12 +61,17 @@ type cached[S comparable, O any] struct {
 // node is one level of the filter trie. The filter "a/+/#" is the path
 // root -> children["a"] -> plus -> hash.
 type node[S comparable, O any] struct {
-	children map[string]*node[S, O] // literal levels; nil when none
-	plus     *node[S, O]            // '+' level
-	hash     *node[S, O]            // '#' level; holds subscriptions only
-	subs     []Entry[S, O]          // non-shared subscriptions ending here, one per subscriber
-	pos      map[S]int              // index into subs; built once subs outgrows a linear scan
-	groups   []*Group[S, O]         // shared subscriptions ending here, current snapshots
+	// Literal levels: a lone child sits in one/oneName, and children holds
+	// them from the second on (one is then nil), since most nodes of a
+	// site's topic tree have a single child and a map costs far more.
+	one      *node[S, O]
+	oneName  string
+	children map[string]*node[S, O]
+	plus     *node[S, O]    // '+' level
+	hash     *node[S, O]    // '#' level; holds subscriptions only
+	subs     []Entry[S, O]  // non-shared subscriptions ending here, one per subscriber
+	pos      map[S]int      // index into subs; built once subs outgrows a linear scan
+	groups   []*Group[S, O] // shared subscriptions ending here, current snapshots
 }
 
 // posThreshold is the size above which a node indexes its subscribers by map
@@ -74,7 +79,7 @@ type node[S comparable, O any] struct {
 const posThreshold = 16
 
 func (n *node[S, O]) empty() bool {
-	return len(n.subs) == 0 && len(n.groups) == 0 && len(n.children) == 0 && n.plus == nil && n.hash == nil
+	return len(n.subs) == 0 && len(n.groups) == 0 && n.one == nil && len(n.children) == 0 && n.plus == nil && n.hash == nil
 }
 
 func (n *node[S, O]) find(sub S) int {
@@ -188,15 +193,32 @@ func (n *node[S, O]) child(l string) *node[S, O] {
 		}
 		return n.hash
 	}
-	c := n.children[l]
-	if c == nil {
+	if c := n.literal(l); c != nil {
+		return c
+	}
+	c := &node[S, O]{}
+	switch {
+	case n.one == nil && n.children == nil:
+		n.one, n.oneName = c, strings.Clone(l)
+	default:
 		if n.children == nil {
-			n.children = make(map[string]*node[S, O])
+			n.children = map[string]*node[S, O]{n.oneName: n.one}
+			n.one, n.oneName = nil, ""
 		}
-		c = &node[S, O]{}
 		n.children[strings.Clone(l)] = c
 	}
 	return c
+}
+
+// literal returns the child of n for the literal level l, or nil.
+func (n *node[S, O]) literal(l string) *node[S, O] {
+	if n.one != nil {
+		if n.oneName == l {
+			return n.one
+		}
+		return nil
+	}
+	return n.children[l]
 }
 
 // lookup returns the child of n for filter level l, or nil.
@@ -207,7 +229,7 @@ func (n *node[S, O]) lookup(l string) *node[S, O] {
 	case "#":
 		return n.hash
 	}
-	return n.children[l]
+	return n.literal(l)
 }
 
 // unlink removes the empty child c reached from n by filter level l.
@@ -218,6 +240,10 @@ func (n *node[S, O]) unlink(l string) {
 	case "#":
 		n.hash = nil
 	default:
+		if n.one != nil && n.oneName == l {
+			n.one, n.oneName = nil, ""
+			return
+		}
 		delete(n.children, l)
 		if len(n.children) == 0 {
 			n.children = nil
@@ -323,7 +349,7 @@ func (x *Index[S, O]) collect(name string) *Matches[S, O] {
 		// Filters starting with a wildcard do not match names starting
 		// with '$' [MQTT-4.7.2-1]: follow only the literal first level.
 		l, next := level(name, 0)
-		if c := x.root.children[l]; c != nil {
+		if c := x.root.literal(l); c != nil {
 			w.walk(c, name, next)
 		}
 	} else {
@@ -385,7 +411,7 @@ func (w *walker[S, O]) walk(n *node[S, O], name string, i int) {
 		if n.plus != nil {
 			w.walk(n.plus, name, next)
 		}
-		c := n.children[l]
+		c := n.literal(l)
 		if c == nil {
 			return
 		}

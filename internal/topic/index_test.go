@@ -533,6 +533,9 @@ func allFilters(x *Index[int, int], sub int) []string {
 				}
 			}
 		}
+		if n.one != nil {
+			walk(n.one)
+		}
 		for _, c := range n.children {
 			walk(c)
 		}
