@@ -192,7 +192,7 @@ func (c *conn) newWill(in *packet.Will) (*will, error) {
 	if in.Retain && !s.opts.RetainAvailable {
 		return nil, c.refuse(packet.RetainNotSupported, "will retain is not available [MQTT-3.2.2-13]")
 	}
-	w := &will{msg: session.Message{
+	w := &will{msg: &session.Message{
 		Topic:   in.Topic,
 		Payload: append([]byte(nil), in.Payload...),
 		QoS:     in.QoS,
@@ -273,7 +273,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		st.expiry = r.expiry
 		st.will = r.will
 		st.limits = r.limits
-		st.lastProgress = time.Now()
+		st.stalled = false
 		st.outbox.SetWindow(r.window)
 		if present {
 			st.outbox.Resume() // resend unacknowledged messages with DUP [MQTT-4.4.0-1]

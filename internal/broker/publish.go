@@ -137,8 +137,7 @@ func (c *conn) handleAck(a *packet.Ack) error {
 		} else {
 			ok = st.outbox.Release(a.PacketID)
 		}
-		st.lastProgress = time.Now()
-		st.notifySpaceLocked()
+		st.progressedLocked()
 		st.mu.Unlock()
 		switch {
 		case a.ReasonCode.IsError():
@@ -152,8 +151,7 @@ func (c *conn) handleAck(a *packet.Ack) error {
 	default: // PUBACK, PUBCOMP
 		st.mu.Lock()
 		st.outbox.Complete(a.PacketID)
-		st.lastProgress = time.Now()
-		st.notifySpaceLocked()
+		st.progressedLocked()
 		st.mu.Unlock()
 		c.kick()
 		return nil

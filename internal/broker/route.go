@@ -8,8 +8,11 @@ import (
 )
 
 // publish applies a message's retain flag to the retained store and routes
-// it to every matching subscription.
+// it to every matching subscription: the straight line of one PUBLISH.
 func (s *Server) publish(msg *session.Message) {
+	m := s.index.Match(msg.Topic)
+	// Decided before the message is shared with the retained store or a queue.
+	msg.Fanout = len(m.Plain)+len(m.Groups) > 1
 	if msg.Retain {
 		if len(msg.Payload) == 0 {
 			s.retained.Delete(msg.Topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
@@ -17,15 +20,14 @@ func (s *Server) publish(msg *session.Message) {
 			s.retained.Set(msg.Topic, msg) // [MQTT-3.3.1-5]
 		}
 	}
-	s.route(msg)
+	s.route(msg, m)
 }
 
 // route delivers msg once to each subscriber with a matching subscription,
 // at the highest QoS of its matching subscriptions [MQTT-3.3.5-1] and with
 // all their subscription identifiers [MQTT-3.3.4-3], and to one member of
 // each matching shared subscription group [MQTT-4.8.2-2].
-func (s *Server) route(msg *session.Message) {
-	m := s.index.Match(msg.Topic)
+func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, subOptions]) {
 	plain := m.Plain
 	for i := 0; i < len(plain); {
 		j := i + 1
@@ -96,8 +98,9 @@ func pickMember(g *topic.Group[*sessionState, subOptions]) (topic.Entry[*session
 // deliver queues d for st. When st's queue is full and its client is keeping
 // up, the caller (a publisher's read loop) waits, which stops reading from
 // that publisher: TCP backpressure instead of loss. A subscriber that makes
-// no progress for the stall timeout no longer holds anyone back: its
-// messages are dropped or queued up to the limit, and every drop is counted.
+// no progress for a whole stall timeout while a publisher waits is stalled:
+// it holds no one back any more, its messages are dropped or queued up to
+// the limit, and every drop is counted. No clock is read unless a queue is full.
 func (s *Server) deliver(st *sessionState, d session.Delivery) {
 	var timer *time.Timer
 	defer func() {
@@ -112,10 +115,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery) {
 			return
 		}
 		c := st.conn
-		now := time.Now()
-		idle := now.Sub(st.lastProgress)
-		stalled := c != nil && idle >= s.opts.StallTimeout
-		verdict, reason := st.outbox.Push(d, st.limits, c != nil, stalled)
+		verdict, reason := st.outbox.Push(d, st.limits, c != nil, st.stalled)
 		if verdict != session.Full {
 			st.mu.Unlock()
 			switch {
@@ -129,19 +129,24 @@ func (s *Server) deliver(st *sessionState, d session.Delivery) {
 		if st.spaceWait == nil {
 			st.spaceWait = make(chan struct{})
 		}
-		wake := st.spaceWait
+		wake, seen := st.spaceWait, st.progress
 		st.mu.Unlock()
 		c.kick()
 
-		wait := s.opts.StallTimeout - idle
 		if timer == nil {
-			timer = time.NewTimer(wait)
+			timer = time.NewTimer(s.opts.StallTimeout)
 		} else {
-			timer.Reset(wait)
+			timer.Reset(s.opts.StallTimeout)
 		}
 		select {
 		case <-wake:
 		case <-timer.C:
+			st.mu.Lock()
+			if st.progress == seen && st.conn == c {
+				st.stalled = true
+				s.log.Info("subscriber stalled: dropping its QoS 0 messages until it reads again", "client", st.id)
+			}
+			st.mu.Unlock()
 		case <-s.done:
 			return
 		}

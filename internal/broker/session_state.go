@@ -20,9 +20,9 @@ type subOptions struct {
 
 // will is a will message waiting for its connection to end.
 type will struct {
-	msg    session.Message // Expiry unset: it counts from publication
-	expiry time.Duration   // Message Expiry Interval; 0 means none
-	delay  time.Duration   // Will Delay Interval
+	msg    *session.Message // a template: Expiry counts from publication
+	expiry time.Duration    // Message Expiry Interval; 0 means none
+	delay  time.Duration    // Will Delay Interval
 }
 
 // neverExpires is a session expiry that does not end.
@@ -35,24 +35,33 @@ type sessionState struct {
 	id  string
 	srv *Server
 
-	mu           sync.Mutex // guards the fields below
-	conn         *conn      // attached connection; nil while offline
-	outbox       session.Outbox
-	inbound      session.Inbound
-	limits       session.Limits
-	filters      []string      // subscribed, as sent; their options live in the index
-	expiry       time.Duration // how long the session outlives its connection; neverExpires
-	expiryTimer  *time.Timer
-	will         *will // of the attached connection
-	pendingWill  *will // of a closed connection, waiting out its delay
-	willTimer    *time.Timer
-	lastProgress time.Time     // last time the writer took a message or the client acknowledged one
-	spaceWait    chan struct{} // closed when queue space may have freed; made by a waiting publisher
-	ended        bool
+	mu          sync.Mutex // guards the fields below
+	conn        *conn      // attached connection; nil while offline
+	outbox      session.Outbox
+	inbound     session.Inbound
+	limits      session.Limits
+	filters     []string      // subscribed, as sent; their options live in the index
+	expiry      time.Duration // how long the session outlives its connection; neverExpires
+	expiryTimer *time.Timer
+	will        *will // of the attached connection
+	pendingWill *will // of a closed connection, waiting out its delay
+	willTimer   *time.Timer
+	progress    uint64        // bumped when the writer takes messages or the client acknowledges one
+	stalled     bool          // a publisher waited a whole stall timeout without progress
+	spaceWait   chan struct{} // closed when queue space may have freed; made by a waiting publisher
+	ended       bool
 }
 
 func newSessionState(s *Server, id string) *sessionState {
 	return &sessionState{id: id, srv: s}
+}
+
+// progressedLocked records that the client is keeping up and wakes the
+// publishers waiting for room in its queue. Caller holds st.mu.
+func (st *sessionState) progressedLocked() {
+	st.progress++
+	st.stalled = false
+	st.notifySpaceLocked()
 }
 
 // notifySpaceLocked wakes publishers waiting for room in the queue.
@@ -209,9 +218,10 @@ func (s *Server) expireSession(st *sessionState) {
 
 // publishWill publishes a will message as if its client had sent it.
 func (s *Server) publishWill(w *will) {
-	msg := w.msg
+	t := w.msg
+	msg := &session.Message{Topic: t.Topic, Payload: t.Payload, QoS: t.QoS, Retain: t.Retain, Props: t.Props, Origin: t.Origin}
 	if w.expiry > 0 {
 		msg.Expiry = time.Now().Add(w.expiry)
 	}
-	s.publish(&msg)
+	s.publish(msg)
 }

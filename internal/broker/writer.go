@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"encoding/binary"
+	"runtime"
 	"sync"
 	"time"
 
@@ -57,6 +59,7 @@ func (c *conn) writeLoop() {
 		}
 		deliveryBatches.Put(batchp)
 	}()
+	yielded := false
 	for {
 		c.outMu.Lock()
 		out = append(out, c.ctl...)
@@ -77,6 +80,14 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if len(out) == 0 {
+			if !yielded {
+				// Give publishers on other cores a moment before exiting:
+				// under a steady stream that spares a goroutine start (and
+				// its stack growth) per message.
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
 			c.outMu.Lock()
 			if len(c.ctl) == 0 && (c.closing || st == nil || !st.pending()) {
 				c.writing = false
@@ -89,6 +100,7 @@ func (c *conn) writeLoop() {
 			c.outMu.Unlock()
 			continue
 		}
+		yielded = false
 		n, err := c.nc.Write(out)
 		c.srv.stats.bytesSent.Add(uint64(n))
 		out = out[:0]
@@ -119,8 +131,7 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.
 		batch = append(batch, d)
 	}
 	if len(batch) > 0 {
-		st.lastProgress = now
-		st.notifySpaceLocked()
+		st.progressedLocked()
 	}
 	st.mu.Unlock()
 	*batchp = batch
@@ -164,6 +175,9 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.
 // nothing, when the packet would exceed the client's Maximum Packet Size.
 func (c *conn) appendPublish(out []byte, d *session.Delivery, now time.Time) ([]byte, bool) {
 	m := d.Msg
+	if m.Fanout && (c.version != packet.V5 || (d.SubIDs == nil && m.Expiry.IsZero() && c.aliasMaxOut == 0)) {
+		return c.appendSharedHeader(out, d)
+	}
 	p := packet.Publish{
 		Dup:      d.Dup,
 		QoS:      d.QoS,
@@ -203,4 +217,32 @@ func (c *conn) appendPublish(out []byte, d *session.Delivery, now time.Time) ([]
 	c.srv.stats.publishSent.Add(1)
 	c.srv.stats.packetsSent.Add(1)
 	return p.Encode(out, c.version), true
+}
+
+// appendSharedHeader sends a delivery of a message that goes to many
+// subscribers by copying its header, encoded once per wire variant, and
+// patching the flags and the packet identifier.
+func (c *conn) appendSharedHeader(out []byte, d *session.Delivery) ([]byte, bool) {
+	m := d.Msg
+	h := m.Header(c.version, d.QoS > 0)
+	if c.maxPacketOut > 0 && uint32(len(h)+len(m.Payload)) > c.maxPacketOut {
+		return out, false
+	}
+	start := len(out)
+	out = append(append(out, h...), m.Payload...)
+	first := byte(packet.PUBLISH)<<4 | d.QoS<<1
+	if d.Dup {
+		first |= 0x08
+	}
+	if d.Retain {
+		first |= 0x01
+	}
+	out[start] = first
+	if d.QoS > 0 {
+		off := start + packet.PublishPacketIDOffset(out[start:])
+		binary.BigEndian.PutUint16(out[off:], d.PacketID)
+	}
+	c.srv.stats.publishSent.Add(1)
+	c.srv.stats.packetsSent.Add(1)
+	return out, true
 }

@@ -85,6 +85,20 @@ func (p *Publish) EncodedLen(version byte) int {
 func (p *Publish) Encode(dst []byte, version byte) []byte {
 	rem := p.remaining(version)
 	dst = slices.Grow(dst, 1+varintLen(rem)+rem)
+	return append(p.appendHeader(dst, version, rem), p.Payload...)
+}
+
+// EncodeHeader appends all of the PUBLISH but its payload: the fixed header,
+// whose remaining length counts len(p.Payload), the topic, the packet
+// identifier and the properties. The payload is to follow it. A broker
+// encodes a message's header once and sends it to many subscribers by
+// copying, patching the first byte's flags and the packet identifier (see
+// PublishPacketIDOffset).
+func (p *Publish) EncodeHeader(dst []byte, version byte) []byte {
+	return p.appendHeader(dst, version, p.remaining(version))
+}
+
+func (p *Publish) appendHeader(dst []byte, version byte, rem int) []byte {
 	first := byte(PUBLISH)<<4 | p.QoS<<1&publishQoS
 	if p.Dup {
 		first |= publishDup
@@ -100,7 +114,7 @@ func (p *Publish) Encode(dst []byte, version byte) []byte {
 	if version == V5 {
 		dst = appendProperties(dst, &p.Properties)
 	}
-	return append(dst, p.Payload...)
+	return dst
 }
 
 // PublishPacketIDOffset returns where the two-byte packet identifier sits in

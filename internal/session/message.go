@@ -7,7 +7,9 @@
 package session
 
 import (
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gridmq/gridmq/internal/packet"
 )
@@ -30,6 +32,51 @@ type Message struct {
 	// Origin identifies the publishing session for No Local; nil for
 	// messages the broker makes itself.
 	Origin any
+	// Fanout is set, before the message is shared, when it goes to more
+	// than one subscriber: then its PUBLISH header is encoded once per wire
+	// variant and copied for each (see Header).
+	Fanout bool
+
+	headers [numHeaderVariants]atomic.Pointer[[]byte]
+}
+
+// Header variants: protocol level 3/4 or 5, without or with a packet identifier.
+const (
+	headerV3QoS0 = iota
+	headerV3QoS12
+	headerV5QoS0
+	headerV5QoS12
+	numHeaderVariants
+)
+
+// Header returns the encoded PUBLISH header of the message (see
+// packet.Publish.EncodeHeader) for a protocol level, with room for a packet
+// identifier when withID, encoding it on first use. Its first byte has QoS 1
+// or 0 and no DUP or retain flag, and the packet identifier is 0: the sender
+// patches them per delivery. In v5 it carries only the forwarded properties,
+// so it serves deliveries that add none (subscription identifiers, expiry,
+// topic alias).
+func (m *Message) Header(version byte, withID bool) []byte {
+	v := headerV3QoS0
+	if version == packet.V5 {
+		v = headerV5QoS0
+	}
+	if withID {
+		v++
+	}
+	if h := m.headers[v].Load(); h != nil {
+		return *h
+	}
+	p := packet.Publish{Topic: unsafe.Slice(unsafe.StringData(m.Topic), len(m.Topic)), Payload: m.Payload}
+	if withID {
+		p.QoS = 1
+	}
+	if version == packet.V5 {
+		p.Properties = m.Props
+	}
+	h := p.EncodeHeader(nil, version)
+	m.headers[v].Store(&h) // a concurrent first use stores the same bytes
+	return h
 }
 
 // NewMessage copies a decoded PUBLISH (which aliases the read buffer) into a
