@@ -5,8 +5,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
@@ -239,7 +241,7 @@ func (c *conn) closeWith(err error) {
 	var pe *packet.Error
 	if c.version == packet.V5 && c.connacked && errors.As(err, &pe) && pe.Code.IsError() {
 		d := packet.Disconnect{ReasonCode: pe.Code}
-		c.ctl = d.Encode(c.ctl, packet.V5)
+		c.ctl = appendWithReason(c.ctl, &d, &d.Properties, pe.Reason, c.maxPacketOut)
 		c.srv.stats.packetsSent.Add(1)
 	}
 	start := !c.writing
@@ -256,6 +258,29 @@ func (c *conn) closeWith(err error) {
 		// The client may be blocked sending to us; unblock our reader too.
 		c.nc.SetReadDeadline(time.Now().Add(closeFlushTimeout))
 	}
+}
+
+// maxReasonString bounds the Reason String the server adds to a refusal.
+const maxReasonString = 200
+
+// appendWithReason encodes a v5 DISCONNECT or CONNACK with a Reason String
+// saying why, unless that would exceed the client's Maximum Packet Size
+// [MQTT-3.2.2-19] [MQTT-3.14.2-3] (0 means no limit) or the text is not a
+// valid MQTT string.
+func appendWithReason(dst []byte, p packet.Packet, props *packet.Properties, reason string, maxPacket uint32) []byte {
+	start := len(dst)
+	plain := p.Encode(dst, packet.V5)
+	if reason == "" || len(reason) > maxReasonString || !utf8.ValidString(reason) || strings.IndexByte(reason, 0) >= 0 {
+		return plain
+	}
+	props.ReasonString = reason
+	props.Set(packet.PropReasonString)
+	withReason := p.Encode(plain[:start], packet.V5)
+	if maxPacket > 0 && uint32(len(withReason)-start) > maxPacket {
+		props.Clear(packet.PropReasonString)
+		return p.Encode(withReason[:start], packet.V5)
+	}
+	return withReason
 }
 
 // finish runs once the read loop has ended: it flushes and closes the

@@ -37,7 +37,15 @@ func (c *conn) connectFailed(pk packet.Packet, err error) error {
 // refuse answers CONNECT with a failure code and ends the connection
 // [MQTT-3.2.2-6] [MQTT-3.2.2-7].
 func (c *conn) refuse(code packet.ReasonCode, why string) error {
-	c.writeConnack(c.version, &packet.Connack{ReasonCode: code})
+	ack := &packet.Connack{ReasonCode: code}
+	if c.version == packet.V5 {
+		c.outMu.Lock()
+		c.ctl = appendWithReason(c.ctl, ack, &ack.Properties, why, c.maxPacketOut)
+		c.outMu.Unlock()
+		c.srv.stats.packetsSent.Add(1)
+	} else {
+		c.writeConnack(c.version, ack)
+	}
 	return packet.Errorf(code, "%s", why)
 }
 
@@ -55,6 +63,9 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 	c.outMu.Lock()
 	c.version = cp.ProtocolVersion
 	c.outMu.Unlock()
+	if v5 && cp.Properties.Has(packet.PropMaximumPacketSize) {
+		c.maxPacketOut = cp.Properties.MaximumPacketSize // bounds even a refusal
+	}
 
 	if v5 && cp.Properties.Has(packet.PropAuthData) && !cp.Properties.Has(packet.PropAuthMethod) {
 		return c.refuse(packet.ProtocolError, "authentication data without an authentication method")
@@ -104,9 +115,6 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 		if p.Has(packet.PropReceiveMaximum) {
 			receiveMax = int(p.ReceiveMaximum)
 		}
-		if p.Has(packet.PropMaximumPacketSize) {
-			c.maxPacketOut = p.MaximumPacketSize
-		}
 		c.aliasMaxOut = p.TopicAliasMaximum
 		if p.Has(packet.PropSessionExpiry) {
 			expiry = expiryInterval(p.SessionExpiry)
@@ -151,6 +159,11 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 		if s.opts.MaxTopicAlias > 0 {
 			p.TopicAliasMaximum = s.opts.MaxTopicAlias
 			p.Set(packet.PropTopicAliasMaximum)
+		}
+		if cp.Properties.Has(packet.PropRequestResponseInfo) && cp.Properties.RequestResponseInfo == 1 {
+			// The basis of response topics this client may use (5.0 section 4.10).
+			p.ResponseInfo = "response/" + id
+			p.Set(packet.PropResponseInfo)
 		}
 		p.WildcardSubAvailable, p.SubIDAvailable, p.SharedSubAvailable = 1, 1, 1
 		p.Set(packet.PropWildcardSubAvailable)

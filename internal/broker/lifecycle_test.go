@@ -171,3 +171,48 @@ func TestAnonymousRefused(t *testing.T) {
 		}
 	}
 }
+
+// A v5 client is told why in a Reason String, unless the string would make
+// the packet larger than the client accepts [MQTT-3.14.2-3]; Response
+// Information answers Request Response Information (5.0 section 4.10).
+func TestReasonStringAndResponseInformation(t *testing.T) {
+	_, ln := startTCPServer(t, quietOptions())
+
+	c := dialClient(t, ln, packet.V5)
+	cp := &packet.Connect{ClientID: "asker", CleanStart: true}
+	cp.Properties.RequestResponseInfo = 1
+	cp.Properties.Set(packet.PropRequestResponseInfo)
+	ack := c.connect(cp)
+	if !ack.Properties.Has(packet.PropResponseInfo) || ack.Properties.ResponseInfo != "response/asker" {
+		t.Errorf("Response Information = %q (present %v), want response/asker", ack.Properties.ResponseInfo, ack.Properties.Has(packet.PropResponseInfo))
+	}
+	c.send(&packet.Publish{Topic: []byte("a/#"), Payload: []byte("x")})
+	d := expectDisconnect(t, c)
+	if d.ReasonCode != packet.TopicNameInvalid || !strings.Contains(d.Properties.ReasonString, "MQTT-3.3.2-2") {
+		t.Errorf("DISCONNECT %v %q, want 0x90 with a reason naming [MQTT-3.3.2-2]", d.ReasonCode, d.Properties.ReasonString)
+	}
+
+	small := dialClient(t, ln, packet.V5)
+	cp = &packet.Connect{ClientID: "small", CleanStart: true}
+	cp.Properties.MaximumPacketSize = 16
+	cp.Properties.Set(packet.PropMaximumPacketSize)
+	small.connect(cp)
+	small.send(&packet.Publish{Topic: []byte("a/#"), Payload: []byte("x")})
+	d = expectDisconnect(t, small)
+	if d.ReasonCode != packet.TopicNameInvalid || d.Properties.Has(packet.PropReasonString) {
+		t.Errorf("DISCONNECT %v %q to a client accepting 16 bytes, want 0x90 without a reason string", d.ReasonCode, d.Properties.ReasonString)
+	}
+}
+
+func expectDisconnect(t *testing.T, c *client) *packet.Disconnect {
+	t.Helper()
+	for {
+		p, err := c.recv()
+		if err != nil {
+			t.Fatalf("closed without DISCONNECT: %v", err)
+		}
+		if d, ok := p.(*packet.Disconnect); ok {
+			return d
+		}
+	}
+}
