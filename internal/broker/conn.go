@@ -193,7 +193,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 			}
 			st.mu.Unlock()
 			if wasZero && p.Properties.SessionExpiry != 0 {
-				return packet.Errorf(packet.ProtocolError, "session expiry set on DISCONNECT after 0 on CONNECT [MQTT-3.14.2-2]")
+				return packet.Errorf(packet.ProtocolError, "session expiry set on DISCONNECT after 0 on CONNECT (5.0 section 3.14.2.2.2)")
 			}
 		}
 		// Only a normal disconnection (0x00) deletes the will [MQTT-3.1.2-10];

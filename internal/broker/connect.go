@@ -116,6 +116,7 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 			receiveMax = int(p.ReceiveMaximum)
 		}
 		c.aliasMaxOut = p.TopicAliasMaximum
+		c.outAliases.Reset(c.aliasMaxOut) // before any writer runs for this connection
 		if p.Has(packet.PropSessionExpiry) {
 			expiry = expiryInterval(p.SessionExpiry)
 		}

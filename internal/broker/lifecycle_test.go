@@ -216,3 +216,50 @@ func expectDisconnect(t *testing.T, c *client) *packet.Disconnect {
 		}
 	}
 }
+
+// [MQTT-3.3.2-11] [MQTT-3.3.2-12] A client that accepts topic aliases gets
+// them: the first message on a topic carries the topic and a new alias,
+// later ones the alias alone; no more aliases than its maximum.
+func TestTopicAliasesToClient(t *testing.T) {
+	_, ln := startTCPServer(t, quietOptions())
+	sub := dialClient(t, ln, packet.V5)
+	cp := &packet.Connect{ClientID: "aliased", CleanStart: true}
+	cp.Properties.TopicAliasMaximum = 2
+	cp.Properties.Set(packet.PropTopicAliasMaximum)
+	sub.connect(cp)
+	sub.subscribe(1, "t/#", 0)
+
+	pub := dialClient(t, ln, packet.V311)
+	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+	topics := []string{"t/a", "t/a", "t/b", "t/c", "t/b", "t/c", "t/a"}
+	for _, tp := range topics {
+		pub.send(&packet.Publish{Topic: []byte(tp), Payload: []byte(tp)})
+	}
+	known := map[uint16]string{}
+	for i, want := range topics {
+		p, ok := sub.mustRecv().(*packet.Publish)
+		if !ok {
+			t.Fatal("expected PUBLISH")
+		}
+		alias := p.Properties.TopicAlias
+		if p.Properties.Has(packet.PropTopicAlias) && (alias == 0 || alias > 2) {
+			t.Fatalf("message %d: alias %d outside 1..2", i, alias)
+		}
+		name := string(p.Topic)
+		switch {
+		case name == "" && alias != 0:
+			name = known[alias]
+		case alias != 0:
+			known[alias] = name
+		}
+		if name != want || string(p.Payload) != want {
+			t.Fatalf("message %d resolves to %q (payload %q), want %q", i, name, p.Payload, want)
+		}
+		if i == 1 && (len(p.Topic) != 0 || alias != 1) {
+			t.Errorf("second message on t/a: topic %q alias %d, want the alias alone", p.Topic, alias)
+		}
+		if want == "t/c" && p.Properties.Has(packet.PropTopicAlias) {
+			t.Errorf("t/c got alias %d although both aliases were taken", alias)
+		}
+	}
+}
