@@ -38,7 +38,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			if err := topic.ValidateName(name); err != nil {
 				return packet.Errorf(packet.TopicNameInvalid, "topic %q: %v [MQTT-3.3.2-2]", name, err)
 			}
-			c.inAliases.Set(alias, string(name), s.opts.MaxTopicAlias) // [MQTT-3.3.2-10]
+			c.inAliases.Set(alias, string(name), s.opts.MaxTopicAlias) // [MQTT-3.3.2-12]
 		}
 	} else if len(name) == 0 {
 		return packet.Errorf(packet.ProtocolError, "empty topic without a topic alias [MQTT-4.7.3-1]")
@@ -80,7 +80,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			return packet.Errorf(packet.ReceiveMaximumExceeded, "more than %d QoS 2 messages unacknowledged [MQTT-3.3.4-9]", c.receiveMaximum())
 		}
 		if dup {
-			// Already routed: acknowledge again, never deliver twice [MQTT-4.3.3-9].
+			// Already routed: acknowledge again, never deliver twice [MQTT-4.3.3-10].
 			c.sendAck(packet.PUBREC, p.PacketID, packet.Success)
 			return nil
 		}

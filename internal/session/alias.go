@@ -1,7 +1,7 @@
 package session
 
 // InboundAliases maps topic aliases a client set to topic names, for one
-// network connection [MQTT-3.3.2-10]. Aliases run from 1 to the maximum the
+// network connection [MQTT-3.3.2-12]. Aliases run from 1 to the maximum the
 // server advertised.
 type InboundAliases struct {
 	topics []string
@@ -24,7 +24,7 @@ func (a *InboundAliases) Get(alias uint16) string {
 }
 
 // OutboundAliases assigns topic aliases for PUBLISHes the server sends, up to
-// the client's Topic Alias Maximum [MQTT-3.3.2-8]. The first message on a
+// the client's Topic Alias Maximum [MQTT-3.3.2-11]. The first message on a
 // topic carries the topic and its new alias; later ones carry only the alias.
 // When every alias is taken, other topics are sent in full.
 type OutboundAliases struct {

@@ -3,7 +3,7 @@ package session
 // Inbound holds the packet identifiers of QoS 2 messages received from the
 // client and acknowledged with PUBREC but not yet released with PUBREL. A
 // PUBLISH with one of these ids is a duplicate and must not be routed again
-// [MQTT-4.3.3-9]. Bounded by the server's Receive Maximum.
+// [MQTT-4.3.3-10]. Bounded by the server's Receive Maximum.
 type Inbound struct {
 	ids []uint16
 }

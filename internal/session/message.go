@@ -86,7 +86,7 @@ func NewMessage(p *packet.Publish, now time.Time, origin any) *Message {
 	n := copy(buf, p.Topic)
 	copy(buf[n:], p.Payload)
 	m := &Message{
-		Topic:   string(buf[:n]),
+		Topic:   unsafe.String(unsafe.SliceData(buf), n), // shares buf, which is never modified
 		Payload: buf[n:len(buf):len(buf)],
 		QoS:     p.QoS,
 		Retain:  p.Retain,

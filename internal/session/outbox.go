@@ -110,8 +110,14 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 // are discarded on the way and counted in expired.
 func (o *Outbox) Next(now time.Time) (d Delivery, ok bool, expired int) {
 	if o.resendFrom < len(o.inflight) {
+		v := &o.inflight[o.resendFrom]
+		if !v.Released && o.resendFrom >= o.window {
+			// The client came back with a smaller Receive Maximum: a PUBLISH
+			// waits for a slot like a new one [MQTT-3.3.4-9]; a PUBREL may go.
+			return Delivery{}, false, 0
+		}
 		o.resendFrom++
-		return o.inflight[o.resendFrom-1], true, 0
+		return *v, true, 0
 	}
 	for o.queue.len() > 0 {
 		head := o.queue.peek()
@@ -138,7 +144,7 @@ func (o *Outbox) Next(now time.Time) (d Delivery, ok bool, expired int) {
 // Pending reports whether Next would return something if the window allows.
 func (o *Outbox) Pending() bool {
 	if o.resendFrom < len(o.inflight) {
-		return true
+		return o.inflight[o.resendFrom].Released || o.resendFrom < o.window
 	}
 	if o.queue.len() == 0 {
 		return false
@@ -203,7 +209,8 @@ func (o *Outbox) Complete(id uint16) bool {
 }
 
 // Release records a PUBREC for a QoS 2 message: from now on PUBREL is what
-// is owed for it [MQTT-4.3.3-4]. False if no unreleased QoS 2 message has this id.
+// is owed for it [MQTT-4.3.3-4]. A repeated PUBREC is answered again. False
+// if no in-flight QoS 2 message has this id.
 func (o *Outbox) Release(id uint16) bool {
 	i := o.find(id)
 	if i < 0 || o.inflight[i].QoS != 2 {
