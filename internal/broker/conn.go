@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -29,7 +30,12 @@ var (
 	errTakenOver        = &packet.Error{Code: packet.SessionTakenOver, Reason: "session taken over by a new connection"}
 	errKeepAlive        = &packet.Error{Code: packet.KeepAliveTimeout, Reason: "keep alive timeout"}
 	errClientDisconnect = errors.New("client disconnected")
+	errNotReading       = &packet.Error{Code: packet.QuotaExceeded, Reason: "client does not read what the server sends"}
 )
+
+// maxPendingControl bounds the acknowledgements and other control packets
+// waiting for a client that does not read: about 250,000 PUBACKs.
+const maxPendingControl = 1 << 20
 
 // conn is one client network connection. Its reader owns it and owns its
 // writer goroutine, which runs only while there is something to write. The
@@ -60,11 +66,16 @@ type conn struct {
 	ctl       []byte // encoded control packets waiting for the writer
 	writing   bool   // a writer goroutine is running
 	closing   bool   // no more deliveries; the writer flushes ctl, then closes nc
+	closeErr  error  // why closing began, for the log
 	connacked bool
 	writerWG  sync.WaitGroup
 
 	// Writer goroutine only (one at a time, ordered by outMu).
 	outAliases session.OutboundAliases
+
+	// delivering is set while the reader waits for room in a subscriber's
+	// queue; see Server.deliver.
+	delivering atomic.Bool
 }
 
 func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
@@ -76,10 +87,16 @@ func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
 	return c
 }
 
-// countingReader counts bytes received per Read call, not per packet.
+// countingReader counts bytes received per Read call, not per packet, and
+// arms the keep alive deadline before each: the client is late only when
+// no byte arrives for 1.5 times its keep alive while the broker waits for
+// one [MQTT-3.1.2-24], not while the broker is busy with what it sent.
 type countingReader struct{ c *conn }
 
 func (r countingReader) Read(p []byte) (int, error) {
+	if ka := r.c.keepAlive; ka > 0 {
+		r.c.nc.SetReadDeadline(time.Now().Add(ka))
+	}
 	n, err := r.c.nc.Read(p)
 	r.c.srv.stats.bytesReceived.Add(uint64(n))
 	return n, err
@@ -122,9 +139,6 @@ func (c *conn) start() error {
 func (c *conn) readLoop() {
 	for {
 		if c.reader.Buffered() == 0 {
-			if c.keepAlive > 0 {
-				c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
-			}
 			go c.awaitPacket()
 			return
 		}
@@ -222,8 +236,14 @@ func (c *conn) sendControl(p packet.Packet) {
 		return
 	}
 	c.ctl = p.Encode(c.ctl, c.version)
+	overflow := len(c.ctl) > maxPendingControl
 	c.outMu.Unlock()
 	c.srv.stats.packetsSent.Add(1)
+	if overflow {
+		c.closeWith(errNotReading)
+		c.nc.SetReadDeadline(time.Now()) // stop reading from it now
+		return
+	}
 	c.kick()
 }
 
@@ -238,6 +258,7 @@ func (c *conn) closeWith(err error) {
 		return
 	}
 	c.closing = true
+	c.closeErr = err
 	var pe *packet.Error
 	if c.version == packet.V5 && c.connacked && errors.As(err, &pe) && pe.Code.IsError() {
 		d := packet.Disconnect{ReasonCode: pe.Code}
@@ -294,6 +315,9 @@ func (c *conn) finish(err error) {
 
 	c.outMu.Lock()
 	st, connacked := c.sess, c.connacked
+	if c.closeErr != nil {
+		err = c.closeErr // the cause, not the read error it led to
+	}
 	c.outMu.Unlock()
 	if st != nil {
 		s.connectionLost(c, st, c.keepWill)

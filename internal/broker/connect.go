@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
@@ -206,6 +207,16 @@ func (c *conn) newWill(in *packet.Will) (*will, error) {
 	if in.Retain && !s.opts.RetainAvailable {
 		return nil, c.refuse(packet.RetainNotSupported, "will retain is not available [MQTT-3.2.2-13]")
 	}
+	// A will is published as if the client had sent it: the same rules.
+	if isSysTopic([]byte(in.Topic)) {
+		return nil, c.refuse(packet.NotAuthorized, "will topic in $SYS, which is the broker's")
+	}
+	if s.opts.MessageSizeLimit > 0 && uint32(len(in.Payload)) > s.opts.MessageSizeLimit {
+		return nil, c.refuse(packet.PacketTooLarge, "will payload above message_size_limit")
+	}
+	if in.Properties.Has(packet.PropPayloadFormat) && in.Properties.PayloadFormat == 1 && !utf8.Valid(in.Payload) {
+		return nil, c.refuse(packet.PayloadFormatInvalid, "will payload is not UTF-8 as its format says")
+	}
 	w := &will{msg: &session.Message{
 		Topic:   in.Topic,
 		Payload: append([]byte(nil), in.Payload...),
@@ -247,9 +258,12 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		}
 		st := s.sessions[r.id]
 		var old *conn
+		ending := false
 		if st != nil {
 			st.mu.Lock()
 			old = st.conn
+			// Detached with expiry 0: it is about to end, not to be resumed.
+			ending = st.ended || (old == nil && st.expiry == 0)
 			st.mu.Unlock()
 		}
 		if old != nil {
@@ -264,7 +278,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		}
 
 		var stale *sessionState
-		if st != nil && (r.cleanStart || st.ended) {
+		if st != nil && (r.cleanStart || ending) {
 			stale, st = st, nil
 		}
 		present := st != nil
@@ -299,7 +313,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		s.stats.connected()
 		s.stats.connectsTotal.Add(1)
 		if stale != nil {
-			s.endSession(stale)
+			s.endSession(stale, false)
 		}
 		c.kick()
 		return nil

@@ -263,3 +263,38 @@ func TestTopicAliasesToClient(t *testing.T) {
 		}
 	}
 }
+
+// $SYS is the broker's: a will cannot write it any more than a PUBLISH can.
+func TestWillCannotWriteSys(t *testing.T) {
+	for _, version := range []byte{packet.V311, packet.V5} {
+		_, ln := startTCPServer(t, quietOptions())
+		w := dialClient(t, ln, version)
+		ack := w.connect(&packet.Connect{ClientID: "evil", CleanStart: true,
+			Will: &packet.Will{Topic: "$SYS/broker/version", Payload: []byte("pwned"), Retain: true}})
+		if ack.ReasonCode != packet.NotAuthorized && ack.ReasonCode.V3ConnackCode() != packet.V3NotAuthorized {
+			t.Errorf("v%d: CONNACK %v, want not authorized", version, ack.ReasonCode)
+		}
+	}
+}
+
+// [MQTT-3.1.2-25] A PUBLISH exactly the size the client accepts is sent,
+// without a topic alias when an alias would make it too large.
+func TestAliasNotTakenWhenItWouldNotFit(t *testing.T) {
+	srv, ln := startTCPServer(t, quietOptions())
+	want := &packet.Publish{Topic: []byte("a/b"), Payload: []byte("0123456789")}
+	c := dialClient(t, ln, packet.V5)
+	cp := &packet.Connect{ClientID: "small", CleanStart: true}
+	cp.Properties.MaximumPacketSize = uint32(want.EncodedLen(packet.V5))
+	cp.Properties.Set(packet.PropMaximumPacketSize)
+	cp.Properties.TopicAliasMaximum = 10
+	cp.Properties.Set(packet.PropTopicAliasMaximum)
+	c.connect(cp)
+	c.subscribe(1, "a/b", 0)
+	pub := dialClient(t, ln, packet.V5)
+	pub.connect(&packet.Connect{ClientID: "p", CleanStart: true})
+	pub.send(want)
+	p, ok := c.mustRecv().(*packet.Publish)
+	if !ok || string(p.Topic) != "a/b" || p.Properties.Has(packet.PropTopicAlias) {
+		t.Errorf("got %#v, want the message with its topic and no alias; drops %v", p, srv.Stats().Drops)
+	}
+}

@@ -90,7 +90,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if len(name) != len(p.Topic) || (len(name) > 0 && &name[0] != &p.Topic[0]) {
 			msg.Topic = string(name) // resolved from a topic alias
 		}
-		s.publish(msg)
+		s.publish(msg, c)
 	} else if !v5 {
 		refusal = packet.Success // 3.1.1 has no way to say no: acknowledge and drop
 	}

@@ -8,8 +8,10 @@ import (
 )
 
 // publish applies a message's retain flag to the retained store and routes
-// it to every matching subscription: the straight line of one PUBLISH.
-func (s *Server) publish(msg *session.Message) {
+// it to every matching subscription: the straight line of one PUBLISH. from
+// is the publishing client's connection, nil for the broker's own messages
+// (wills, $SYS).
+func (s *Server) publish(msg *session.Message, from *conn) {
 	m := s.index.Match(msg.Topic)
 	// Decided before the message is shared with the retained store or a queue.
 	msg.Fanout = len(m.Plain)+len(m.Groups) > 1
@@ -20,14 +22,14 @@ func (s *Server) publish(msg *session.Message) {
 			s.retained.Set(msg.Topic, msg) // [MQTT-3.3.1-5]
 		}
 	}
-	s.route(msg, m)
+	s.route(msg, m, from)
 }
 
 // route delivers msg once to each subscriber with a matching subscription,
 // at the highest QoS of its matching subscriptions [MQTT-3.3.5-1] and with
 // all their subscription identifiers [MQTT-3.3.4-3], and to one member of
 // each matching shared subscription group [MQTT-4.8.2-2].
-func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, subOptions]) {
+func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, subOptions], from *conn) {
 	plain := m.Plain
 	for i := 0; i < len(plain); {
 		j := i + 1
@@ -35,14 +37,14 @@ func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, sub
 			j++
 		}
 		if d, ok := mergeDelivery(msg, plain[i:j]); ok {
-			s.deliver(plain[i].Subscriber, d)
+			s.deliver(plain[i].Subscriber, d, from)
 		}
 		i = j
 	}
 	for _, g := range m.Groups {
 		if e, ok := pickMember(g); ok {
 			d, _ := mergeDelivery(msg, []topic.Entry[*sessionState, subOptions]{e})
-			s.deliver(e.Subscriber, d)
+			s.deliver(e.Subscriber, d, from)
 		}
 	}
 }
@@ -95,17 +97,27 @@ func pickMember(g *topic.Group[*sessionState, subOptions]) (topic.Entry[*session
 	return g.Members[start], true
 }
 
-// deliver queues d for st. When st's queue is full and its client is keeping
-// up, the caller (a publisher's read loop) waits, which stops reading from
-// that publisher: TCP backpressure instead of loss. A subscriber that makes
-// no progress for a whole stall timeout while a publisher waits is stalled:
-// it holds no one back any more, its messages are dropped or queued up to
-// the limit, and every drop is counted. No clock is read unless a queue is full.
-func (s *Server) deliver(st *sessionState, d session.Delivery) {
+// deliver queues d for st on behalf of from, the publishing connection.
+//
+// When st's queue is full and its client is keeping up, the publisher's
+// reader waits, which stops reading from that publisher: TCP backpressure
+// instead of loss. A subscriber that makes no progress for a whole stall
+// timeout while a publisher waits is stalled: it holds no one back any more,
+// its messages are dropped or queued up to the limit, and every drop is
+// counted. No clock is read unless a queue is full.
+//
+// A reader never waits on a session whose progress needs that reader:
+// its own (the acknowledgements it would wait for are behind the packet it
+// is handling) or one whose reader is itself waiting in deliver (two
+// clients publishing to each other). The broker's own messages (from is
+// nil) never wait either. Those deliveries may overflow the queue limits up
+// to twice their size instead.
+func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 	var timer *time.Timer
 	defer func() {
-		if timer != nil {
+		if timer != nil { // we waited
 			timer.Stop()
+			from.delivering.Store(false)
 		}
 	}()
 	for {
@@ -116,6 +128,9 @@ func (s *Server) deliver(st *sessionState, d session.Delivery) {
 		}
 		c := st.conn
 		verdict, reason := st.outbox.Push(d, st.limits, c != nil, st.stalled)
+		if verdict == session.Full && (from == nil || c == from || c.delivering.Load()) {
+			verdict, reason = st.outbox.Push(d, st.limits.Overflow(), c != nil, true)
+		}
 		if verdict != session.Full {
 			st.mu.Unlock()
 			switch {
@@ -133,6 +148,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery) {
 		st.mu.Unlock()
 		c.kick()
 
+		from.delivering.Store(true)
 		if timer == nil {
 			timer = time.NewTimer(s.opts.StallTimeout)
 		} else {
@@ -144,11 +160,28 @@ func (s *Server) deliver(st *sessionState, d session.Delivery) {
 			st.mu.Lock()
 			if st.progress == seen && st.conn == c {
 				st.stalled = true
-				s.log.Info("subscriber stalled: dropping its QoS 0 messages until it reads again", "client", st.id)
+				s.log.Info("subscriber stalled: its messages beyond the queue limits are dropped until it reads again", "client", st.id)
 			}
 			st.mu.Unlock()
 		case <-s.done:
 			return
 		}
+	}
+}
+
+// deliverAll queues d for st regardless of the queue limits. It is for the
+// retained messages a SUBSCRIBE asks for: a snapshot, bounded by the
+// retained store, that the subscribing client's own reader produces.
+func (s *Server) deliverAll(st *sessionState, d session.Delivery) {
+	st.mu.Lock()
+	if st.ended {
+		st.mu.Unlock()
+		return
+	}
+	c := st.conn
+	st.outbox.Push(d, session.Limits{QueueQoS0: true}, c != nil, false)
+	st.mu.Unlock()
+	if c != nil {
+		c.kick()
 	}
 }

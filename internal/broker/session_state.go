@@ -116,19 +116,22 @@ func (st *sessionState) stopTimers() {
 }
 
 // endSession removes a session for good: its subscriptions, its queue, and
-// publishes a will still waiting out its delay [MQTT-3.1.3-9].
-func (s *Server) endSession(st *sessionState) {
+// publishes a will still waiting out its delay [MQTT-3.1.3-9]. With
+// onlyIfIdle it does nothing if a connection has attached meanwhile; the
+// check and the end are one critical section, so a CONNECT cannot resume a
+// session that is ending.
+func (s *Server) endSession(st *sessionState, onlyIfIdle bool) {
 	s.mu.Lock()
+	st.mu.Lock()
+	if st.ended || (onlyIfIdle && st.conn != nil) {
+		st.mu.Unlock()
+		s.mu.Unlock()
+		return
+	}
 	if s.sessions[st.id] == st {
 		delete(s.sessions, st.id)
 	}
 	s.mu.Unlock()
-
-	st.mu.Lock()
-	if st.ended {
-		st.mu.Unlock()
-		return
-	}
 	st.ended = true
 	filters := st.filters
 	st.filters = nil
@@ -186,7 +189,7 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 	st.mu.Unlock()
 
 	if expiry == 0 {
-		s.endSession(st)
+		s.endSession(st, true)
 	}
 	if w != nil {
 		s.publishWill(w)
@@ -208,12 +211,7 @@ func (s *Server) willDelayElapsed(st *sessionState) {
 }
 
 func (s *Server) expireSession(st *sessionState) {
-	st.mu.Lock()
-	idle := st.conn == nil && !st.ended
-	st.mu.Unlock()
-	if idle {
-		s.endSession(st)
-	}
+	s.endSession(st, true)
 }
 
 // publishWill publishes a will message as if its client had sent it.
@@ -223,5 +221,5 @@ func (s *Server) publishWill(w *will) {
 	if w.expiry > 0 {
 		msg.Expiry = time.Now().Add(w.expiry)
 	}
-	s.publish(msg)
+	s.publish(msg, nil)
 }

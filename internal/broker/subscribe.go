@@ -84,7 +84,7 @@ func (c *conn) sendRetained(filter string, o subOptions) {
 		return true
 	})
 	for _, m := range msgs {
-		c.srv.deliver(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs})
+		c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs})
 	}
 }
 

@@ -91,10 +91,11 @@ func (c *conn) writeLoop() {
 			c.outMu.Lock()
 			if len(c.ctl) == 0 && (c.closing || st == nil || !st.pending()) {
 				c.writing = false
-				if c.closing {
-					c.nc.Close()
-				}
+				closing := c.closing
 				c.outMu.Unlock()
+				if closing {
+					c.nc.Close() // outside the lock: a TLS close may block
+				}
 				return
 			}
 			c.outMu.Unlock()
@@ -121,17 +122,23 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.
 	now := time.Now()
 	batch := (*batchp)[:0]
 	var expired int
+	budget := writeBatchBytes - len(out) // so a batch of large messages is not copied whole
 	st.mu.Lock()
-	for len(batch) < writeBatchDeliveries {
+	for len(batch) < writeBatchDeliveries && (len(batch) == 0 || budget > 0) {
 		d, ok, exp := st.outbox.Next(now)
 		expired += exp
 		if !ok {
 			break
 		}
 		batch = append(batch, d)
+		if d.Msg != nil {
+			budget -= len(d.Msg.Topic) + len(d.Msg.Payload) + 8
+		}
 	}
 	if len(batch) > 0 {
 		st.progressedLocked()
+	} else if expired > 0 {
+		st.notifySpaceLocked() // room was made, though nothing was sent
 	}
 	st.mu.Unlock()
 	*batchp = batch
@@ -194,13 +201,15 @@ func (c *conn) appendPublish(out []byte, d *session.Delivery, now time.Time) ([]
 			p.Properties.Set(packet.PropMessageExpiry)
 		}
 		if c.aliasMaxOut > 0 {
-			// Size it as the worst case (topic and alias) before taking an alias.
+			// Take an alias only if the packet with topic and alias fits:
+			// a new alias adds three bytes; a known one only removes the topic.
 			p.Properties.TopicAlias = 1
 			p.Properties.Set(packet.PropTopicAlias)
-			if c.maxPacketOut > 0 && uint32(p.EncodedLen(packet.V5)) > c.maxPacketOut {
-				return out, false
+			fits := c.maxPacketOut == 0 || uint32(p.EncodedLen(packet.V5)) <= c.maxPacketOut
+			alias, known := uint16(0), false
+			if fits {
+				alias, known = c.outAliases.Lookup(m.Topic)
 			}
-			alias, known := c.outAliases.Lookup(m.Topic)
 			if alias == 0 {
 				p.Properties.Clear(packet.PropTopicAlias)
 			} else {

@@ -47,6 +47,14 @@ type Limits struct {
 	QueueQoS0 bool // keep QoS 0 for an offline session (counted against MaxQueued)
 }
 
+// Overflow is the limits doubled: how far a queue may grow for deliveries
+// whose publisher cannot wait for room.
+func (l Limits) Overflow() Limits {
+	l.MaxQueued *= 2
+	l.MaxQoS0 *= 2
+	return l
+}
+
 // Outbox is a session's outbound state: messages not yet sent, in FIFO
 // order, and the in-flight window of QoS 1/2 messages awaiting
 // acknowledgement, in send order. The caller synchronizes.

@@ -906,4 +906,3 @@ func TestOutboxResumeRespectsWindow(t *testing.T) {
 		t.Fatalf("after PUBCOMP 4: %+v, want %+v", got, want)
 	}
 }
-
