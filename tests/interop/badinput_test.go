@@ -12,7 +12,6 @@ package interop
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -672,8 +671,8 @@ func TestBadInputSizeLimits(t *testing.T) {
 		}
 		// 5.0 section 3.2.2.3.6: the Server uses Maximum Packet Size to tell
 		// the Client it will not process larger packets.
-		if got, ok := info.u32(propMaximumPacketSize); !ok || got != maxPacketSize {
-			t.Errorf("CONNACK Maximum Packet Size = %d (present %v), want %d", got, ok, maxPacketSize)
+		if got, ok := info.Props.get(propMaximumPacketSize); !ok || got.Num != maxPacketSize {
+			t.Errorf("CONNACK Maximum Packet Size = %d (present %v), want %d", got.Num, ok, maxPacketSize)
 		}
 		c.Write(wireDisconnect)
 	})
@@ -706,7 +705,7 @@ func runBadInputRow(t *testing.T, b *Broker, cn *canary, i int, row badInputRow)
 		if err != nil {
 			t.Fatalf("the valid CONNECT before the bad input: %v", err)
 		}
-		aliasMax, _ = info.u16(propTopicAliasMaximum)
+		aliasMax = uint16(info.Props.num(propTopicAliasMaximum))
 		// After a round trip, whatever the broker logs about the CONNECT is
 		// out, and what follows the mark is about the bad input.
 		if err := c.Ping(); err != nil {
@@ -933,29 +932,21 @@ func publishOnce(addr, clientID, topic, payload string) error {
 
 // parsePublish splits a PUBLISH into topic and payload.
 func parsePublish(p rawPacket, level byte) (topic, payload string, ok bool) {
-	if p.Type() != pktPUBLISH || len(p.body) < 2 {
+	if p.Type() != pktPUBLISH {
 		return "", "", false
 	}
-	n := int(binary.BigEndian.Uint16(p.body))
-	rest := p.body[2:]
-	if len(rest) < n {
-		return "", "", false
-	}
-	topic, rest = string(rest[:n]), rest[n:]
+	r := &wireReader{b: p.body}
+	topic = r.string()
 	if qos := p.first >> 1 & 3; qos > 0 {
-		if len(rest) < 2 {
-			return "", "", false
-		}
-		rest = rest[2:]
+		r.uint16() // Packet Identifier
 	}
 	if level >= level5 {
-		_, after, err := readProps(rest)
-		if err != nil {
-			return "", "", false
-		}
-		rest = after
+		r.props()
 	}
-	return topic, string(rest), true
+	if r.err != nil {
+		return "", "", false
+	}
+	return topic, string(r.b), true
 }
 
 // ---- never crash ----

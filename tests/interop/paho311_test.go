@@ -518,15 +518,15 @@ func TestPaho311KeepAlive(t *testing.T) {
 		watcher, watched := paho3Client(t, b, mqtt311, "kwatch")
 		paho3Subscribe(t, watcher, "keepalive/will", 1)
 
-		c := raw3Dial(t, b)
+		c := dialRaw(t, b.Addr)
 		start := time.Now()
-		if _, code := c.connack(t, raw3Connect{
+		if _, code := raw3Connack(t, c, raw3Connect{
 			ClientID: paho3ID("silent"), Clean: true, KeepAlive: 1,
 			WillTopic: "keepalive/will", WillPayload: []byte("timed out"), WillQoS: 1,
 		}); code != 0 {
 			t.Fatalf("CONNACK return code %d, want 0", code)
 		}
-		if _, err := c.waitClosed(5 * time.Second); err != nil {
+		if err := c.ExpectClosed(5 * time.Second); err != nil {
 			t.Fatalf("Keep Alive 1 s, client silent: %v; want closed after at most 1.5 s [MQTT-3.1.2-24]", err)
 		}
 		if elapsed := time.Since(start); elapsed < time.Second {
@@ -540,19 +540,21 @@ func TestPaho311KeepAlive(t *testing.T) {
 
 	t.Run("pinging client stays connected", func(t *testing.T) {
 		t.Parallel()
-		c := raw3Dial(t, b)
-		if _, code := c.connack(t, raw3Connect{ClientID: paho3ID("pinger"), Clean: true, KeepAlive: 1}); code != 0 {
+		c := dialRaw(t, b.Addr)
+		if _, code := raw3Connack(t, c, raw3Connect{ClientID: paho3ID("pinger"), Clean: true, KeepAlive: 1}); code != 0 {
 			t.Fatalf("CONNACK return code %d, want 0", code)
 		}
 		for i := range 8 { // 8 x 400 ms: more than twice 1.5 x Keep Alive
 			time.Sleep(400 * time.Millisecond)
-			c.send(t, []byte{raw3PINGREQ, 0})
-			first, body, err := c.readPacket(paho3Ack)
+			if err := c.Write(wirePingreq); err != nil {
+				t.Fatalf("writing PINGREQ %d: %v", i, err)
+			}
+			p, err := c.ReadPacket(paho3Ack)
 			if err != nil {
 				t.Fatalf("PINGREQ %d: %v (the server closed a client that kept its Keep Alive?) [MQTT-3.1.2-24] [MQTT-3.12.4-1]", i, err)
 			}
-			if first != raw3PINGRESP || len(body) != 0 {
-				t.Fatalf("PINGREQ %d: got %02x % x, want PINGRESP d0 00 [MQTT-3.12.4-1]", i, first, body)
+			if p.first != pktPINGRESP<<4 || len(p.body) != 0 {
+				t.Fatalf("PINGREQ %d: got %02x % x, want PINGRESP d0 00 [MQTT-3.12.4-1]", i, p.first, p.body)
 			}
 		}
 	})
@@ -569,25 +571,27 @@ func TestPaho311ZeroLengthClientID(t *testing.T) {
 
 	t.Run("CleanSession 1 accepted", func(t *testing.T) {
 		t.Parallel()
-		c := raw3Dial(t, b)
-		flags, code := c.connack(t, raw3Connect{ClientID: "", Clean: true, KeepAlive: 60})
+		c := dialRaw(t, b.Addr)
+		flags, code := raw3Connack(t, c, raw3Connect{ClientID: "", Clean: true, KeepAlive: 60})
 		if flags != 0 || code != 0 {
 			t.Fatalf("CONNACK 20 02 %02x %02x, want 20 02 00 00 [MQTT-3.1.3-6] [MQTT-3.2.2-1]", flags, code)
 		}
-		c.send(t, []byte{raw3PINGREQ, 0})
-		if first, _, err := c.readPacket(paho3Ack); err != nil || first != raw3PINGRESP {
-			t.Fatalf("PINGREQ after an accepted empty client id: %02x, %v", first, err)
+		if err := c.Write(wirePingreq); err != nil {
+			t.Fatalf("writing PINGREQ: %v", err)
+		}
+		if p, err := c.ReadPacket(paho3Ack); err != nil || p.first != pktPINGRESP<<4 {
+			t.Fatalf("PINGREQ after an accepted empty client id: %02x, %v", p.first, err)
 		}
 	})
 
 	t.Run("CleanSession 0 refused with 0x02", func(t *testing.T) {
 		t.Parallel()
-		c := raw3Dial(t, b)
-		flags, code := c.connack(t, raw3Connect{ClientID: "", Clean: false, KeepAlive: 60})
+		c := dialRaw(t, b.Addr)
+		flags, code := raw3Connack(t, c, raw3Connect{ClientID: "", Clean: false, KeepAlive: 60})
 		if flags != 0 || code != 0x02 {
 			t.Fatalf("CONNACK 20 02 %02x %02x, want 20 02 00 02 (identifier rejected) [MQTT-3.1.3-8] [MQTT-3.2.2-4]", flags, code)
 		}
-		if _, err := c.waitClosed(5 * time.Second); err != nil {
+		if err := c.ExpectClosed(5 * time.Second); err != nil {
 			t.Fatalf("after CONNACK 0x02: %v [MQTT-3.1.3-8] [MQTT-3.2.2-5]", err)
 		}
 	})

@@ -152,13 +152,7 @@ func (c *v5Client) publishString(topic string, qos byte, retain bool, payload st
 // next waits for the next received message.
 func (c *v5Client) next() *paho.Publish {
 	c.t.Helper()
-	select {
-	case m := <-c.msgs:
-		return m
-	case <-time.After(v5WaitFor):
-		c.t.Fatalf("no message within %v", v5WaitFor)
-		return nil
-	}
+	return v5Receive(c.t, c.msgs, "message")
 }
 
 // nextPayload waits for the next message and fails unless it is on topic
@@ -185,12 +179,20 @@ func (c *v5Client) expectNothing(d time.Duration) {
 // serverDisconnect waits for a DISCONNECT from the server.
 func (c *v5Client) serverDisconnect() *paho.Disconnect {
 	c.t.Helper()
+	return v5Receive(c.t, c.disconnects, "DISCONNECT from the server")
+}
+
+// v5Receive waits up to v5WaitFor for a value on ch, failing the test with
+// "no what" if none comes.
+func v5Receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
 	select {
-	case d := <-c.disconnects:
-		return d
+	case v := <-ch:
+		return v
 	case <-time.After(v5WaitFor):
-		c.t.Fatalf("no DISCONNECT from the server within %v", v5WaitFor)
-		return nil
+		t.Fatalf("no %s within %v", what, v5WaitFor)
+		var zero T
+		return zero
 	}
 }
 
@@ -402,22 +404,22 @@ func TestV5QoS2ResentPublishDeliveredOnce(t *testing.T) {
 	for i := range 3 {
 		msg.Dup = i > 0
 		pub.send(msg.encode())
-		a, err := v5DecodeAck(pub.expect(v5TypePubrec, v5WaitFor))
+		a, err := v5DecodeAck(pub.expect(pktPUBREC, v5WaitFor))
 		if err != nil || a.PacketID != 7 || a.Reasons[0] >= 0x80 {
 			t.Fatalf("PUBREC %+v %v, want packet 7 with success", a, err)
 		}
 	}
-	pub.send(v5EncodeAck(v5TypePubrel, 7, v5ReasonSuccess))
-	if a, err := v5DecodeAck(pub.expect(v5TypePubcomp, v5WaitFor)); err != nil || a.PacketID != 7 || a.Reasons[0] != v5ReasonSuccess {
+	pub.send(v5EncodeAck(pktPUBREL, 7, v5ReasonSuccess))
+	if a, err := v5DecodeAck(pub.expect(pktPUBCOMP, v5WaitFor)); err != nil || a.PacketID != 7 || a.Reasons[0] != v5ReasonSuccess {
 		t.Fatalf("PUBCOMP %+v %v, want packet 7 success [MQTT-4.3.3-11]", a, err)
 	}
 	sub.nextPayload("once/t", "exactly once")
 	// The same packet id is free again: a new message with it is new.
 	msg = v5Publish{Topic: "once/t", QoS: 2, PacketID: 7, Payload: []byte("second")}
 	pub.send(msg.encode())
-	pub.expect(v5TypePubrec, v5WaitFor)
-	pub.send(v5EncodeAck(v5TypePubrel, 7, v5ReasonSuccess))
-	pub.expect(v5TypePubcomp, v5WaitFor)
+	pub.expect(pktPUBREC, v5WaitFor)
+	pub.send(v5EncodeAck(pktPUBREL, 7, v5ReasonSuccess))
+	pub.expect(pktPUBCOMP, v5WaitFor)
 	sub.nextPayload("once/t", "second")
 }
 
@@ -486,12 +488,12 @@ func TestV5RequestResponseInformation(t *testing.T) {
 	b := StartBroker(t)
 	for _, request := range []bool{false, true} {
 		c := dialV5Raw(t, b)
-		var props v5Props
+		var props properties
 		if request {
-			props = v5Props{v5NumProp(v5PropRequestResponseInfo, 1)}
+			props = properties{numProp(propRequestResponseInfo, 1)}
 		}
 		ca := c.mustConnect(v5Connect{ClientID: fmt.Sprintf("rri-%v", request), CleanStart: true, Props: props})
-		info, present := ca.Props.get(v5PropResponseInfo)
+		info, present := ca.Props.get(propResponseInfo)
 		switch {
 		case !request && present:
 			t.Errorf("Response Information %q returned without being requested [MQTT-3.1.2-28]", info.Str)
@@ -510,29 +512,29 @@ func TestV5RequestProblemInformationZero(t *testing.T) {
 	t.Parallel()
 	b := StartBroker(t)
 	c := dialV5Raw(t, b)
-	c.mustConnect(v5Connect{ClientID: "rpi", CleanStart: true, Props: v5Props{v5NumProp(v5PropRequestProblemInfo, 0)}})
+	c.mustConnect(v5Connect{ClientID: "rpi", CleanStart: true, Props: properties{numProp(propRequestProblemInfo, 0)}})
 
 	c.send(v5EncodeUnsubscribe(3, "never/subscribed"))
-	ua, err := v5DecodeAck(c.expect(v5TypeUnsuback, v5WaitFor))
+	ua, err := v5DecodeAck(c.expect(pktUNSUBACK, v5WaitFor))
 	if err != nil {
 		t.Fatalf("decoding UNSUBACK: %v", err)
 	}
 	if len(ua.Reasons) != 1 || (ua.Reasons[0] != v5ReasonSuccess && ua.Reasons[0] != v5ReasonNoSubscriptionExists) {
 		t.Errorf("UNSUBACK reasons %x, want one of 0x00 or 0x11 (§3.11.3)", ua.Reasons)
 	}
-	if ua.Props.has(v5PropReasonString) || ua.Props.has(v5PropUserProperty) {
+	if ua.Props.has(propReasonString) || ua.Props.has(propUserProperty) {
 		t.Errorf("UNSUBACK carries %v despite Request Problem Information 0 [MQTT-3.1.2-29]", ua.Props)
 	}
 
 	c.send(v5Publish{Topic: "nobody/listens", QoS: 1, PacketID: 4, Payload: []byte("x")}.encode())
-	pa, err := v5DecodeAck(c.expect(v5TypePuback, v5WaitFor))
+	pa, err := v5DecodeAck(c.expect(pktPUBACK, v5WaitFor))
 	if err != nil {
 		t.Fatalf("decoding PUBACK: %v", err)
 	}
 	if pa.Reasons[0] != v5ReasonSuccess && pa.Reasons[0] != v5ReasonNoMatchingSubs {
 		t.Errorf("PUBACK reason %#02x, want 0x00 or 0x10", pa.Reasons[0])
 	}
-	if pa.Props.has(v5PropReasonString) || pa.Props.has(v5PropUserProperty) {
+	if pa.Props.has(propReasonString) || pa.Props.has(propUserProperty) {
 		t.Errorf("PUBACK carries %v despite Request Problem Information 0 [MQTT-3.1.2-29]", pa.Props)
 	}
 }
@@ -547,7 +549,7 @@ func TestV5UnknownAuthenticationMethod(t *testing.T) {
 	c := dialV5Raw(t, b)
 	ca := c.connect(v5Connect{
 		ClientID: "auth-method", CleanStart: true, KeepAlive: 60,
-		Props: v5Props{v5StrProp(v5PropAuthMethod, "GRIDMQ-NO-SUCH-METHOD"), v5BinProp(v5PropAuthData, []byte{1, 2, 3})},
+		Props: properties{strProp(propAuthMethod, "GRIDMQ-NO-SUCH-METHOD"), binProp(propAuthData, []byte{1, 2, 3})},
 	})
 	switch ca.Reason {
 	case v5ReasonBadAuthMethod:
@@ -594,8 +596,8 @@ func TestV5KeepAliveTimeout(t *testing.T) {
 	ca := c.mustConnect(v5Connect{ClientID: "silent", CleanStart: true, KeepAlive: 1,
 		Will: &v5Publish{Topic: "will/silent", QoS: 1, Payload: []byte("timed out")}})
 	keepAlive := time.Second
-	if ca.Props.has(v5PropServerKeepAlive) {
-		keepAlive = time.Duration(ca.Props.num(v5PropServerKeepAlive)) * time.Second
+	if ca.Props.has(propServerKeepAlive) {
+		keepAlive = time.Duration(ca.Props.num(propServerKeepAlive)) * time.Second
 		if keepAlive > time.Second {
 			t.Skipf("server set Keep Alive %v", keepAlive)
 		}

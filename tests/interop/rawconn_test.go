@@ -2,7 +2,11 @@ package interop
 
 // A raw MQTT client for tests that must put exact bytes on the wire: packets
 // are written by hand here, never by the broker's own codec, so the tests
-// check the wire independently of the code under test.
+// check the wire independently of the code under test. This file holds what
+// every protocol level shares: the byte-level encoding and decoding, MQTT 5
+// properties, the connection and reading whole packets. The packets only one
+// level's tests build live beside them, in v3_rawconn_test.go and
+// v5_wire_test.go.
 
 import (
 	"bufio"
@@ -178,12 +182,254 @@ var (
 	wireDisconnect = []byte{0xE0, 0x00}
 )
 
+// ---- MQTT 5 properties, typed ----
+
+// propKind is the wire type of a property's value (5.0 section 2.2.2.2).
+type propKind int
+
+const (
+	propKindByte propKind = iota
+	propKindUint16
+	propKindUint32
+	propKindVarint
+	propKindString
+	propKindBinary
+	propKindPair
+)
+
+func propKindOf(id byte) (propKind, bool) {
+	switch id {
+	case propPayloadFormat, propRequestProblemInfo, propRequestResponseInfo, propMaximumQoS,
+		propRetainAvailable, propWildcardSubAvailable, propSubIDAvailable, propSharedSubAvailable:
+		return propKindByte, true
+	case propServerKeepAlive, propReceiveMaximum, propTopicAliasMaximum, propTopicAlias:
+		return propKindUint16, true
+	case propMessageExpiry, propSessionExpiry, propWillDelay, propMaximumPacketSize:
+		return propKindUint32, true
+	case propSubscriptionID:
+		return propKindVarint, true
+	case propContentType, propResponseTopic, propAssignedClientID, propAuthMethod,
+		propResponseInfo, propServerReference, propReasonString:
+		return propKindString, true
+	case propCorrelationData, propAuthData:
+		return propKindBinary, true
+	case propUserProperty:
+		return propKindPair, true
+	}
+	return 0, false
+}
+
+// property is one MQTT 5 property as it appears on the wire. Tests that need
+// a malformed one build it from bytes with wireProp instead.
+type property struct {
+	ID  byte
+	Num uint32 // byte, two and four byte and variable byte integers
+	Str string // UTF-8 strings, and the key of a user property
+	Val string // the value of a user property
+	Bin []byte // binary data
+}
+
+// properties keeps properties in wire order, repeats included.
+type properties []property
+
+func numProp(id byte, n uint32) property { return property{ID: id, Num: n} }
+func strProp(id byte, s string) property { return property{ID: id, Str: s} }
+func binProp(id byte, b []byte) property { return property{ID: id, Bin: b} }
+func userProp(key, value string) property {
+	return property{ID: propUserProperty, Str: key, Val: value}
+}
+func (ps properties) has(id byte) bool   { _, ok := ps.get(id); return ok }
+func (ps properties) num(id byte) uint32 { p, _ := ps.get(id); return p.Num }
+func (ps properties) str(id byte) string { p, _ := ps.get(id); return p.Str }
+func (ps properties) getAll(id byte) []property {
+	var out []property
+	for _, p := range ps {
+		if p.ID == id {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// get returns the first property with identifier id.
+func (ps properties) get(id byte) (property, bool) {
+	for _, p := range ps {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return property{}, false
+}
+
+func (ps properties) String() string {
+	s := "["
+	for i, p := range ps {
+		if i > 0 {
+			s += " "
+		}
+		k, _ := propKindOf(p.ID)
+		switch k {
+		case propKindString:
+			s += fmt.Sprintf("0x%02X=%q", p.ID, p.Str)
+		case propKindBinary:
+			s += fmt.Sprintf("0x%02X=%x", p.ID, p.Bin)
+		case propKindPair:
+			s += fmt.Sprintf("user(%q=%q)", p.Str, p.Val)
+		default:
+			s += fmt.Sprintf("0x%02X=%d", p.ID, p.Num)
+		}
+	}
+	return s + "]"
+}
+
+// encode is the property list with its length prefix (5.0 section 2.2.2.1).
+func (ps properties) encode() []byte {
+	list := make([][]byte, 0, len(ps))
+	for _, p := range ps {
+		k, ok := propKindOf(p.ID)
+		if !ok {
+			panic(fmt.Sprintf("unknown property 0x%02X", p.ID))
+		}
+		var value [][]byte
+		switch k {
+		case propKindByte:
+			value = [][]byte{{byte(p.Num)}}
+		case propKindUint16:
+			value = [][]byte{wireU16(uint16(p.Num))}
+		case propKindUint32:
+			value = [][]byte{wireU32(p.Num)}
+		case propKindVarint:
+			value = [][]byte{wireVarint(int(p.Num))}
+		case propKindString:
+			value = [][]byte{wireString(p.Str)}
+		case propKindBinary:
+			value = [][]byte{wireString(string(p.Bin))}
+		case propKindPair:
+			value = [][]byte{wireString(p.Str), wireString(p.Val)}
+		}
+		list = append(list, wireProp(p.ID, value...))
+	}
+	return wireProps(list...)
+}
+
+// ---- decoding ----
+
+// wireReader decodes the fields of one packet body in order; the first error
+// sticks and later reads return zero values.
+type wireReader struct {
+	b   []byte
+	err error
+}
+
+var errShortPacket = errors.New("packet shorter than its fields")
+
+func (r *wireReader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.b) {
+		r.err = errShortPacket
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *wireReader) byte1() byte {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *wireReader) uint16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *wireReader) uint32() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+// varint decodes a Variable Byte Integer; a fifth byte is malformed.
+func (r *wireReader) varint() int {
+	n, mult := 0, 1
+	for i := 0; i < 4; i++ {
+		d := r.byte1()
+		if r.err != nil {
+			return 0
+		}
+		n += int(d&0x7F) * mult
+		if d&0x80 == 0 {
+			return n
+		}
+		mult *= 128
+	}
+	r.err = errors.New("variable byte integer longer than four bytes")
+	return 0
+}
+
+func (r *wireReader) string() string { return string(r.take(int(r.uint16()))) }
+
+func (r *wireReader) binary() []byte {
+	b := r.take(int(r.uint16()))
+	return append([]byte(nil), b...)
+}
+
+// props decodes an MQTT 5 property list; an unknown identifier is an error.
+func (r *wireReader) props() properties {
+	n := r.varint()
+	sub := &wireReader{b: r.take(n)}
+	if r.err != nil {
+		return nil
+	}
+	var ps properties
+	for len(sub.b) > 0 && sub.err == nil {
+		id := sub.byte1()
+		k, ok := propKindOf(id)
+		if !ok {
+			r.err = fmt.Errorf("unknown property identifier 0x%02X", id)
+			return ps
+		}
+		p := property{ID: id}
+		switch k {
+		case propKindByte:
+			p.Num = uint32(sub.byte1())
+		case propKindUint16:
+			p.Num = uint32(sub.uint16())
+		case propKindUint32:
+			p.Num = sub.uint32()
+		case propKindVarint:
+			p.Num = uint32(sub.varint())
+		case propKindString:
+			p.Str = sub.string()
+		case propKindBinary:
+			p.Bin = sub.binary()
+		case propKindPair:
+			p.Str = sub.string()
+			p.Val = sub.string()
+		}
+		ps = append(ps, p)
+	}
+	if sub.err != nil {
+		r.err = sub.err
+	}
+	return ps
+}
+
 // ---- reading ----
 
 // rawPacket is one packet read off the wire.
 type rawPacket struct {
 	first byte   // type << 4 | flags
 	body  []byte // variable header and payload: Remaining Length bytes
+	size  int    // bytes on the wire, fixed header included
 }
 
 func (p rawPacket) Type() byte { return p.first >> 4 }
@@ -225,11 +471,13 @@ func (p rawPacket) ReasonCode(level byte) (byte, bool) {
 		}
 		b = b[2:]
 		if level >= level5 {
-			n, used, err := readVarint(b)
-			if err != nil || used+n > len(b) {
+			// Skip the property list whole, without judging its contents.
+			r := &wireReader{b: b}
+			r.take(r.varint())
+			if r.err != nil {
 				return 0, false
 			}
-			b = b[used+n:]
+			b = r.b
 		}
 		if len(b) > 0 {
 			return b[0], true
@@ -258,100 +506,24 @@ func (p rawPacket) String() string {
 	return s + fmt.Sprintf(" [% x]", body)
 }
 
-// readVarint decodes a Variable Byte Integer at the start of b and says how
-// many bytes it used; a fifth byte is malformed.
-func readVarint(b []byte) (n, used int, err error) {
-	mult := 1
-	for i := 0; i < 4; i++ {
-		if i >= len(b) {
-			return 0, 0, io.ErrUnexpectedEOF
-		}
-		n += int(b[i]&0x7F) * mult
-		if b[i]&0x80 == 0 {
-			return n, i + 1, nil
-		}
-		mult *= 128
-	}
-	return 0, 0, errors.New("variable byte integer longer than 4 bytes")
+// connack is a decoded CONNACK (3.1.1 section 3.2, 5.0 section 3.2).
+type connack struct {
+	SessionPresent bool
+	Reason         byte       // the 3.1.1 return code or the 5.0 reason code
+	Props          properties // MQTT 5 only
 }
 
-// readProps splits an MQTT 5 property list at the start of b into values by
-// identifier (the last one wins) and returns what follows the list.
-func readProps(b []byte) (map[byte][]byte, []byte, error) {
-	n, used, err := readVarint(b)
-	if err != nil {
-		return nil, nil, err
+// decodeConnack reads p as a CONNACK sent at the given protocol level.
+func decodeConnack(p rawPacket, level byte) (connack, error) {
+	if p.Type() != pktCONNACK {
+		return connack{}, fmt.Errorf("want CONNACK, got %v", p)
 	}
-	if used+n > len(b) {
-		return nil, nil, io.ErrUnexpectedEOF
+	r := &wireReader{b: p.body}
+	ca := connack{SessionPresent: r.byte1()&0x01 != 0, Reason: r.byte1()}
+	if level >= level5 {
+		ca.Props = r.props()
 	}
-	list, rest := b[used:used+n], b[used+n:]
-	props := map[byte][]byte{}
-	for len(list) > 0 {
-		id := list[0]
-		list = list[1:]
-		var size int
-		switch id {
-		case propPayloadFormat, propRequestProblemInfo, propRequestResponseInfo, propMaximumQoS,
-			propRetainAvailable, propWildcardSubAvailable, propSubIDAvailable, propSharedSubAvailable:
-			size = 1
-		case propServerKeepAlive, propReceiveMaximum, propTopicAliasMaximum, propTopicAlias:
-			size = 2
-		case propMessageExpiry, propSessionExpiry, propWillDelay, propMaximumPacketSize:
-			size = 4
-		case propSubscriptionID:
-			_, size, err = readVarint(list)
-			if err != nil {
-				return nil, nil, err
-			}
-		case propContentType, propResponseTopic, propCorrelationData, propAssignedClientID,
-			propAuthMethod, propAuthData, propResponseInfo, propServerReference, propReasonString:
-			if len(list) < 2 {
-				return nil, nil, io.ErrUnexpectedEOF
-			}
-			size = 2 + int(binary.BigEndian.Uint16(list))
-		case propUserProperty:
-			if len(list) < 2 {
-				return nil, nil, io.ErrUnexpectedEOF
-			}
-			k := 2 + int(binary.BigEndian.Uint16(list))
-			if len(list) < k+2 {
-				return nil, nil, io.ErrUnexpectedEOF
-			}
-			size = k + 2 + int(binary.BigEndian.Uint16(list[k:]))
-		default:
-			return nil, nil, fmt.Errorf("unknown property 0x%02X", id)
-		}
-		if size > len(list) {
-			return nil, nil, io.ErrUnexpectedEOF
-		}
-		props[id] = list[:size]
-		list = list[size:]
-	}
-	return props, rest, nil
-}
-
-// connackInfo is what a successful CONNACK told the client.
-type connackInfo struct {
-	sessionPresent bool
-	props          map[byte][]byte // MQTT 5 only
-}
-
-// u16 and u32 read a two- or four-byte integer property; ok is false when absent.
-func (ci connackInfo) u16(id byte) (uint16, bool) {
-	v, ok := ci.props[id]
-	if !ok || len(v) != 2 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint16(v), true
-}
-
-func (ci connackInfo) u32(id byte) (uint32, bool) {
-	v, ok := ci.props[id]
-	if !ok || len(v) != 4 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint32(v), true
+	return ca, r.err
 }
 
 // ---- the connection ----
@@ -402,6 +574,12 @@ func (c *rawConn) Close() { c.conn.Close() }
 // ReadPacket reads one whole packet, waiting at most wait for it.
 func (c *rawConn) ReadPacket(wait time.Duration) (rawPacket, error) {
 	c.conn.SetReadDeadline(time.Now().Add(wait))
+	return c.readPacket()
+}
+
+// readPacket reads one whole packet, waiting as long as the read deadline
+// allows; with none set, until a packet comes or the connection ends.
+func (c *rawConn) readPacket() (rawPacket, error) {
 	first, err := c.r.ReadByte()
 	if err != nil {
 		return rawPacket{}, err
@@ -420,12 +598,12 @@ func (c *rawConn) ReadPacket(wait time.Duration) (rawPacket, error) {
 			return rawPacket{}, fmt.Errorf("broker sent a Remaining Length longer than 4 bytes: % x", head)
 		}
 	}
-	n, _, _ := readVarint(head)
+	n := (&wireReader{b: head}).varint()
 	body := make([]byte, n)
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return rawPacket{}, unexpectedEOF(err)
 	}
-	return rawPacket{first: first, body: body}, nil
+	return rawPacket{first: first, body: body, size: 1 + len(head) + n}, nil
 }
 
 func unexpectedEOF(err error) error {
@@ -453,33 +631,26 @@ func (c *rawConn) ExpectClosed(wait time.Duration) error {
 
 // Connect sends a valid clean-session CONNECT at level and waits for a
 // CONNACK that accepts it.
-func (c *rawConn) Connect(level byte, clientID string) (connackInfo, error) {
+func (c *rawConn) Connect(level byte, clientID string) (connack, error) {
 	pkt := wireConnect311(clientID)
 	if level >= level5 {
 		pkt = wireConnect5(clientID)
 	}
 	if err := c.Write(pkt); err != nil {
-		return connackInfo{}, fmt.Errorf("sending CONNECT: %w", err)
+		return connack{}, fmt.Errorf("sending CONNECT: %w", err)
 	}
 	p, err := c.ReadPacket(5 * time.Second)
 	if err != nil {
-		return connackInfo{}, fmt.Errorf("waiting for CONNACK: %w", err)
+		return connack{}, fmt.Errorf("waiting for CONNACK: %w", err)
 	}
-	if p.Type() != pktCONNACK || len(p.body) < 2 {
-		return connackInfo{}, fmt.Errorf("got %v, want CONNACK", p)
+	ca, err := decodeConnack(p, level)
+	if err != nil {
+		return ca, fmt.Errorf("CONNACK %v: %w", p, err)
 	}
-	if p.body[1] != 0 {
-		return connackInfo{}, fmt.Errorf("CONNECT refused: %v", p)
+	if ca.Reason != 0 {
+		return ca, fmt.Errorf("CONNECT refused: %v", p)
 	}
-	info := connackInfo{sessionPresent: p.body[0]&1 == 1}
-	if level >= level5 {
-		props, _, err := readProps(p.body[2:])
-		if err != nil {
-			return info, fmt.Errorf("CONNACK properties % x: %w", p.body[2:], err)
-		}
-		info.props = props
-	}
-	return info, nil
+	return ca, nil
 }
 
 // Ping sends PINGREQ and waits for PINGRESP, failing on anything else.

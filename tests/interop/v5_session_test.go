@@ -92,22 +92,22 @@ func TestV5SessionExpiryZeroEndsAtDisconnect(t *testing.T) {
 // on DISCONNECT (§3.14.2.2.2) works the same way.
 func TestV5SessionExpiresAfterInterval(t *testing.T) {
 	t.Parallel()
-	for _, how := range []string{"connect", "disconnect-property"} {
-		t.Run(how, func(t *testing.T) {
+	for _, tt := range []struct {
+		how           string
+		connectExpiry uint32                     // Session Expiry Interval on CONNECT
+		onDisconnect  *paho.DisconnectProperties // nil: the CONNECT's interval stands
+	}{
+		{"connect", 1, nil},
+		{"disconnect-property", 600, &paho.DisconnectProperties{SessionExpiryInterval: v5U32(1)}},
+	} {
+		t.Run(tt.how, func(t *testing.T) {
 			t.Parallel()
 			b := StartBroker(t)
-			id := "expiry1-" + how
-			var sub *v5Client
-			if how == "connect" {
-				sub = connectV5(t, b, v5Persistent(id, 1))
-				sub.subscribe(paho.SubscribeOptions{Topic: "expiry1/t", QoS: 1})
-				sub.disconnect(v5ReasonSuccess, nil)
-			} else {
-				sub = connectV5(t, b, v5Persistent(id, 600))
-				sub.subscribe(paho.SubscribeOptions{Topic: "expiry1/t", QoS: 1})
-				sub.disconnect(v5ReasonSuccess, &paho.DisconnectProperties{SessionExpiryInterval: v5U32(1)})
-			}
-			pub := connectV5(t, b, v5CleanStart("expiry1-pub-"+how))
+			id := "expiry1-" + tt.how
+			sub := connectV5(t, b, v5Persistent(id, tt.connectExpiry))
+			sub.subscribe(paho.SubscribeOptions{Topic: "expiry1/t", QoS: 1})
+			sub.disconnect(v5ReasonSuccess, tt.onDisconnect)
+			pub := connectV5(t, b, v5CleanStart("expiry1-pub-"+tt.how))
 			pub.publishString("expiry1/t", 1, false, "queued, then expired with the session")
 			time.Sleep(3 * time.Second)
 
@@ -158,11 +158,7 @@ func TestV5SessionTakeoverRaw(t *testing.T) {
 	first.mustConnect(v5Connect{ClientID: "takeover-raw", CleanStart: true})
 	second := dialV5Raw(t, b)
 	second.mustConnect(v5Connect{ClientID: "takeover-raw", CleanStart: true})
-	reason, before := first.expectDisconnect(v5WaitFor)
-	if reason != int(v5ReasonSessionTakenOver) || len(before) > 0 {
-		t.Errorf("first connection: DISCONNECT reason %d (-1: closed without one) after %v, want 0x8E [MQTT-3.1.4-3]", reason, before)
-	}
-	first.expectClosed(v5WaitFor)
+	first.expectDisconnectAndClose(v5ReasonSessionTakenOver, "Session taken over, on the first connection [MQTT-3.1.4-3]")
 }
 
 // TestV5MessageExpiryWhileQueued: a message waiting for an offline session is
@@ -211,7 +207,7 @@ func TestV5MessageExpiryWhileQueued(t *testing.T) {
 func TestV5SessionResendsUnacknowledged(t *testing.T) {
 	t.Parallel()
 	b := StartBroker(t)
-	sessionProps := v5Props{v5NumProp(v5PropSessionExpiry, 600)}
+	sessionProps := properties{numProp(propSessionExpiry, 600)}
 
 	c := dialV5Raw(t, b)
 	c.mustConnect(v5Connect{ClientID: "resend", CleanStart: true, Props: sessionProps})
@@ -229,8 +225,8 @@ func TestV5SessionResendsUnacknowledged(t *testing.T) {
 		t.Fatalf("packet ids %d and %d: want distinct and non-zero [MQTT-2.2.1-3]", p1.PacketID, p2.PacketID)
 	}
 	// Leave the QoS 1 message unacknowledged; take the QoS 2 one to PUBREL.
-	c.send(v5EncodeAck(v5TypePubrec, p2.PacketID, v5ReasonSuccess))
-	if a, err := v5DecodeAck(c.expect(v5TypePubrel, v5WaitFor)); err != nil || a.PacketID != p2.PacketID {
+	c.send(v5EncodeAck(pktPUBREC, p2.PacketID, v5ReasonSuccess))
+	if a, err := v5DecodeAck(c.expect(pktPUBREL, v5WaitFor)); err != nil || a.PacketID != p2.PacketID {
 		t.Fatalf("PUBREL %+v %v, want packet %d", a, err, p2.PacketID)
 	}
 	c.conn.Close() // no PUBACK, no PUBCOMP, no DISCONNECT
@@ -246,8 +242,8 @@ func TestV5SessionResendsUnacknowledged(t *testing.T) {
 		if err != nil {
 			t.Fatalf("resent PUBLISH %v, PUBREL %v: %v [MQTT-4.4.0-1]", gotPublish, gotPubrel, err)
 		}
-		switch p.Type {
-		case v5TypePublish:
+		switch p.Type() {
+		case pktPUBLISH:
 			pub, err := v5DecodePublish(p)
 			if err != nil {
 				t.Fatal(err)
@@ -260,14 +256,14 @@ func TestV5SessionResendsUnacknowledged(t *testing.T) {
 					pub.Topic, pub.PacketID, pub.Dup, p1.Topic, p1.PacketID)
 			}
 			gotPublish = true
-			again.send(v5EncodeAck(v5TypePuback, pub.PacketID, v5ReasonSuccess))
-		case v5TypePubrel:
+			again.send(v5EncodeAck(pktPUBACK, pub.PacketID, v5ReasonSuccess))
+		case pktPUBREL:
 			a, err := v5DecodeAck(p)
 			if err != nil || a.PacketID != p2.PacketID || gotPubrel {
 				t.Fatalf("PUBREL %+v %v, want packet %d once", a, err, p2.PacketID)
 			}
 			gotPubrel = true
-			again.send(v5EncodeAck(v5TypePubcomp, a.PacketID, v5ReasonSuccess))
+			again.send(v5EncodeAck(pktPUBCOMP, a.PacketID, v5ReasonSuccess))
 		default:
 			t.Fatalf("unexpected %v %s", p, v5Describe(p))
 		}
@@ -292,7 +288,7 @@ func TestV5DisconnectCannotSetExpiryAfterZero(t *testing.T) {
 	c.mustConnect(v5Connect{ClientID: "zero-then-60", CleanStart: true,
 		Will: &v5Publish{Topic: "will/zero-then-60", QoS: 1, Payload: []byte("protocol error")}})
 	c.subscribe(1, nil, v5Sub{Filter: "kept/if/wrong", QoS: 1})
-	c.send(v5EncodeDisconnect(v5ReasonSuccess, v5Props{v5NumProp(v5PropSessionExpiry, 60)}))
+	c.send(v5EncodeDisconnect(v5ReasonSuccess, properties{numProp(propSessionExpiry, 60)}))
 	reason, before := c.expectDisconnect(v5WaitFor)
 	if reason != int(v5ReasonProtocolError) {
 		t.Errorf("server answered with DISCONNECT reason %d (-1: closed without one) after %v, want 0x82 Protocol Error", reason, before)

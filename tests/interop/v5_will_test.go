@@ -91,34 +91,31 @@ func TestV5WillDelayInterval(t *testing.T) {
 		}
 		w.expectNothing(3 * time.Second)
 	})
-	t.Run("delay elapses", func(t *testing.T) {
-		t.Parallel()
-		b := StartBroker(t)
-		w := v5WillWatcher(t, b, "watcher")
-		cp := v5WithWill(v5Persistent("delayed", 60), "will/delayed", "after 1 s",
-			&paho.WillProperties{WillDelayInterval: v5U32(1)})
-		c := connectV5(t, b, cp)
-		c.dropConnection()
-		closed := time.Now()
-		w.nextPayload("will/delayed", "after 1 s")
-		if after := time.Since(closed); after < 900*time.Millisecond {
-			t.Errorf("will published %v after the close, before its 1 s Will Delay Interval [MQTT-3.1.2-8]", after)
-		}
-	})
-	t.Run("session ends first", func(t *testing.T) {
-		t.Parallel()
-		b := StartBroker(t)
-		w := v5WillWatcher(t, b, "watcher")
-		cp := v5WithWill(v5Persistent("delayed", 1), "will/delayed", "at session end",
-			&paho.WillProperties{WillDelayInterval: v5U32(60)})
-		c := connectV5(t, b, cp)
-		c.dropConnection()
-		closed := time.Now()
-		w.nextPayload("will/delayed", "at session end")
-		if after := time.Since(closed); after < 900*time.Millisecond {
-			t.Errorf("will published %v after the close, before the 1 s session expiry [MQTT-3.1.2-8]", after)
-		}
-	})
+	// Whichever of the two comes first is 1 s; the other is 60 s.
+	for _, tt := range []struct {
+		name                     string
+		sessionExpiry, willDelay uint32 // seconds
+		payload                  string
+		early                    string // what a will sooner than 1 s comes before
+	}{
+		{"delay elapses", 60, 1, "after 1 s", "its 1 s Will Delay Interval"},
+		{"session ends first", 1, 60, "at session end", "the 1 s session expiry"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := StartBroker(t)
+			w := v5WillWatcher(t, b, "watcher")
+			cp := v5WithWill(v5Persistent("delayed", tt.sessionExpiry), "will/delayed", tt.payload,
+				&paho.WillProperties{WillDelayInterval: v5U32(tt.willDelay)})
+			c := connectV5(t, b, cp)
+			c.dropConnection()
+			closed := time.Now()
+			w.nextPayload("will/delayed", tt.payload)
+			if after := time.Since(closed); after < 900*time.Millisecond {
+				t.Errorf("will published %v after the close, before %s [MQTT-3.1.2-8]", after, tt.early)
+			}
+		})
+	}
 }
 
 // TestV5WillProperties: the Will is published with the properties it was
@@ -135,15 +132,15 @@ func TestV5WillProperties(t *testing.T) {
 	w := v5WillWatcher(t, b, "watcher")
 	user := paho.UserProperties{{Key: "z", Value: "last"}, {Key: "a", Value: "first"}, {Key: "z", Value: "again"}}
 	corr := []byte{0xDE, 0xAD, 0x00, 0xBE, 0xEF}
-	willProps := v5Props{
-		v5NumProp(v5PropPayloadFormat, 1),
-		v5NumProp(v5PropMessageExpiry, 120),
-		v5StrProp(v5PropContentType, "application/json"),
-		v5StrProp(v5PropResponseTopic, "will/replies"),
-		v5BinProp(v5PropCorrelationData, corr),
+	willProps := properties{
+		numProp(propPayloadFormat, 1),
+		numProp(propMessageExpiry, 120),
+		strProp(propContentType, "application/json"),
+		strProp(propResponseTopic, "will/replies"),
+		binProp(propCorrelationData, corr),
 	}
 	for _, u := range user {
-		willProps = append(willProps, v5UserProp(u.Key, u.Value))
+		willProps = append(willProps, userProp(u.Key, u.Value))
 	}
 	c := dialV5Raw(t, b)
 	c.mustConnect(v5Connect{ClientID: "dying", CleanStart: true, Will: &v5Publish{
