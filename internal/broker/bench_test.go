@@ -116,3 +116,67 @@ func BenchmarkFanOut(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFanInTCP measures the whole broker over loopback TCP: P
+// publishers each write b.N/P pre-encoded QoS 0 PUBLISHes as fast as the
+// socket takes them, and one subscriber on a wildcard reads everything.
+// ns/op is per delivered message, clients included.
+func BenchmarkFanInTCP(b *testing.B) {
+	for _, pubs := range []int{1, 8} {
+		b.Run(fmt.Sprintf("publishers=%d", pubs), func(b *testing.B) {
+			opts := quietOptions()
+			opts.MaxQueuedMessages = 0
+			srv := New(opts)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
+			defer srv.Shutdown(b.Context())
+
+			sub := dialClient(b, ln, packet.V311)
+			sub.connect(&packet.Connect{ClientID: "sink", CleanStart: true})
+			sub.subscribe(1, "site/+/power", 0)
+			one := (&packet.Publish{Topic: []byte("site/1/power"), Payload: make([]byte, 64)}).Encode(nil, packet.V311)
+			per := max(b.N/pubs, 1)
+			stream := bytes.Repeat(one, per)
+			var pubConns []net.Conn
+			for i := range pubs {
+				c := dialClient(b, ln, packet.V311)
+				c.connect(&packet.Connect{ClientID: fmt.Sprintf("p%d", i), CleanStart: true})
+				pubConns = append(pubConns, c.nc)
+			}
+			want := int64(per*pubs) * int64(len(one))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for _, nc := range pubConns {
+				go nc.Write(stream)
+			}
+			buf := make([]byte, 256<<10)
+			for got := int64(0); got < want; {
+				n, err := sub.nc.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += int64(n)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(per*pubs)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// An acknowledgement is queued without allocating: QoS 1 traffic sends one
+// per message.
+func TestAcknowledgementAllocatesNothing(t *testing.T) {
+	c := &conn{srv: New(quietOptions()), version: packet.V311, writing: true} // writing: no writer is started
+	n := testing.AllocsPerRun(1000, func() {
+		c.sendAck(packet.PUBACK, 7, packet.Success)
+		c.outMu.Lock()
+		c.ctl = c.ctl[:0]
+		c.outMu.Unlock()
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per PUBACK, want 0", n)
+	}
+}

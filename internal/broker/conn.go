@@ -236,6 +236,12 @@ func (c *conn) sendControl(p packet.Packet) {
 		return
 	}
 	c.ctl = p.Encode(c.ctl, c.version)
+	c.controlQueued()
+}
+
+// controlQueued finishes queueing a control packet: caller holds c.outMu,
+// which this releases. It closes a client that lets them pile up unread.
+func (c *conn) controlQueued() {
 	overflow := len(c.ctl) > maxPendingControl
 	c.outMu.Unlock()
 	c.srv.stats.packetsSent.Add(1)

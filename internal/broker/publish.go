@@ -111,8 +111,18 @@ func (c *conn) receiveMaximum() int {
 	return 65535
 }
 
+// sendAck queues PUBACK, PUBREC, PUBREL or PUBCOMP. It encodes from a
+// value, not through the Packet interface, so an acknowledgement allocates
+// nothing.
 func (c *conn) sendAck(kind packet.Type, id uint16, code packet.ReasonCode) {
-	c.sendControl(&packet.Ack{Kind: kind, PacketID: id, ReasonCode: code})
+	a := packet.Ack{Kind: kind, PacketID: id, ReasonCode: code}
+	c.outMu.Lock()
+	if c.closing {
+		c.outMu.Unlock()
+		return
+	}
+	c.ctl = a.Encode(c.ctl, c.version)
+	c.controlQueued()
 }
 
 // handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP from the client.

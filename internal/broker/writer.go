@@ -11,8 +11,11 @@ import (
 )
 
 const (
-	// writeBatchBytes is how much the writer gathers before one Write call.
-	writeBatchBytes = 64 << 10
+	// writeBatchBytes is how much the writer gathers before one Write call:
+	// hundreds of small messages per system call, yet small enough that a
+	// slow reader completes a write, which counts as progress, well within
+	// the stall timeout.
+	writeBatchBytes = 16 << 10
 	// writeBatchDeliveries bounds the deliveries taken from the session per lock.
 	writeBatchDeliveries = 256
 )
@@ -104,6 +107,11 @@ func (c *conn) writeLoop() {
 		yielded = false
 		n, err := c.nc.Write(out)
 		c.srv.stats.bytesSent.Add(uint64(n))
+		if st != nil && err == nil && !closing {
+			st.mu.Lock()
+			st.progressedLocked() // the client took what we wrote
+			st.mu.Unlock()
+		}
 		out = out[:0]
 		if err != nil {
 			c.outMu.Lock()
@@ -194,7 +202,9 @@ func (c *conn) appendPublish(out []byte, d *session.Delivery, now time.Time) ([]
 		Payload:  m.Payload,
 	}
 	if c.version == packet.V5 {
-		p.Properties = m.Props
+		if m.Props != nil {
+			p.Properties = *m.Props
+		}
 		p.Properties.SubscriptionIDs = d.SubIDs
 		if !m.Expiry.IsZero() {
 			p.Properties.MessageExpiry = m.RemainingExpiry(now)

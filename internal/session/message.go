@@ -24,9 +24,10 @@ type Message struct {
 	Retain  bool // as published
 	// Props are the v5 properties forwarded unchanged to subscribers:
 	// Payload Format Indicator, Content Type, Response Topic, Correlation
-	// Data and User Properties [MQTT-3.3.2-17] [MQTT-3.3.2-18]. Topic Alias,
-	// Subscription Identifiers and Message Expiry are per delivery.
-	Props packet.Properties
+	// Data and User Properties [MQTT-3.3.2-17] [MQTT-3.3.2-18]; nil when
+	// there are none, as for most messages. Topic Alias, Subscription
+	// Identifiers and Message Expiry are per delivery.
+	Props *packet.Properties
 	// Expiry is when the message stops being deliverable; zero means never.
 	Expiry time.Time
 	// Origin identifies the publishing session for No Local; nil for
@@ -72,7 +73,9 @@ func (m *Message) Header(version byte, withID bool) []byte {
 		p.QoS = 1
 	}
 	if version == packet.V5 {
-		p.Properties = m.Props
+		if m.Props != nil {
+			p.Properties = *m.Props
+		}
 	}
 	h := p.EncodeHeader(nil, version)
 	m.headers[v].Store(&h) // a concurrent first use stores the same bytes
@@ -102,9 +105,14 @@ func NewMessage(p *packet.Publish, now time.Time, origin any) *Message {
 }
 
 // ForwardedProperties copies the properties a server forwards with a PUBLISH
-// (or a will message), leaving out those that are per connection or per delivery.
-func ForwardedProperties(in *packet.Properties) packet.Properties {
-	var out packet.Properties
+// (or a will message), leaving out those that are per connection or per
+// delivery; nil when there are none.
+func ForwardedProperties(in *packet.Properties) *packet.Properties {
+	if !in.Has(packet.PropPayloadFormat) && !in.Has(packet.PropContentType) && !in.Has(packet.PropResponseTopic) &&
+		!in.Has(packet.PropCorrelationData) && len(in.User) == 0 {
+		return nil
+	}
+	out := new(packet.Properties)
 	if in.Has(packet.PropPayloadFormat) {
 		out.PayloadFormat = in.PayloadFormat
 		out.Set(packet.PropPayloadFormat)

@@ -10,6 +10,8 @@ import (
 	"github.com/gridmq/gridmq/internal/packet"
 )
 
+func ptr[T any](v T) *T { return &v }
+
 // withProps returns p with the given scalar properties marked present.
 func withProps(p packet.Properties, present ...packet.PropertyID) packet.Properties {
 	for _, id := range present {
@@ -64,7 +66,7 @@ func TestNewMessageCopies(t *testing.T) {
 
 func TestNewMessageEmpty(t *testing.T) {
 	m := NewMessage(&packet.Publish{Topic: []byte("a")}, time.Unix(0, 0), nil)
-	if m.Topic != "a" || len(m.Payload) != 0 || !m.Props.Empty() || !m.Expiry.IsZero() || m.Origin != nil {
+	if m.Topic != "a" || len(m.Payload) != 0 || m.Props != nil || !m.Expiry.IsZero() || m.Origin != nil {
 		t.Errorf("got %+v", m)
 	}
 }
@@ -124,18 +126,26 @@ func TestNewMessageProperties(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &packet.Publish{Topic: []byte("t"), Properties: tc.in}
 			m := NewMessage(p, time.Unix(100, 0), nil)
-			if !reflect.DeepEqual(m.Props, tc.want) {
-				t.Errorf("Props\n %+v\nwant\n %+v", m.Props, tc.want)
+			// Nothing forwarded is no properties at all: a nil pointer.
+			var got packet.Properties
+			if m.Props != nil {
+				got = *m.Props
+				if got.Empty() {
+					t.Error("empty forwarded properties kept instead of nil")
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Props\n %+v\nwant\n %+v", got, tc.want)
 			}
 			for _, id := range []packet.PropertyID{packet.PropTopicAlias, packet.PropSubscriptionID, packet.PropMessageExpiry} {
-				if m.Props.Has(id) {
+				if got.Has(id) {
 					t.Errorf("per-delivery property %#x forwarded", id)
 				}
 			}
 			// ForwardedProperties is what NewMessage uses, and what a will
 			// message goes through.
-			if got := ForwardedProperties(&tc.in); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ForwardedProperties\n %+v\nwant\n %+v", got, tc.want)
+			if fp := ForwardedProperties(&tc.in); (fp == nil) != (m.Props == nil) || (fp != nil && !reflect.DeepEqual(*fp, tc.want)) {
+				t.Errorf("ForwardedProperties\n %+v\nwant\n %+v", fp, tc.want)
 			}
 		})
 	}
@@ -237,7 +247,7 @@ func headerMessage() *Message {
 		Payload: []byte("hi"),
 		QoS:     2,
 		Retain:  true,
-		Props:   withProps(packet.Properties{ContentType: "t", User: []packet.UserProperty{{Key: "k", Value: "v"}}}, packet.PropContentType),
+		Props:   ptr(withProps(packet.Properties{ContentType: "t", User: []packet.UserProperty{{Key: "k", Value: "v"}}}, packet.PropContentType)),
 		Expiry:  time.Unix(1e9, 0),
 	}
 }
@@ -263,8 +273,8 @@ func wantHeader(m *Message, version byte, withID bool) []byte {
 	if withID {
 		p.QoS = 1
 	}
-	if version == packet.V5 {
-		p.Properties = m.Props
+	if version == packet.V5 && m.Props != nil {
+		p.Properties = *m.Props
 	}
 	return p.EncodeHeader(nil, version)
 }
@@ -284,7 +294,7 @@ func TestMessageHeader(t *testing.T) {
 				full.QoS = 1
 			}
 			if tc.version == packet.V5 {
-				full.Properties = m.Props
+				full.Properties = *m.Props
 			}
 			if got, want := append(append([]byte(nil), h...), m.Payload...), full.Encode(nil, tc.version); !bytes.Equal(got, want) {
 				t.Errorf("header+payload\n % x\nwant\n % x", got, want)
@@ -313,7 +323,7 @@ func TestMessageHeader(t *testing.T) {
 // test does not rest on the encoder alone.
 func TestMessageHeaderBytes(t *testing.T) {
 	m := &Message{Topic: "a/b", Payload: []byte("hi"), QoS: 1, Retain: true,
-		Props: withProps(packet.Properties{PayloadFormat: 1}, packet.PropPayloadFormat)}
+		Props: ptr(withProps(packet.Properties{PayloadFormat: 1}, packet.PropPayloadFormat))}
 	tests := []struct {
 		version byte
 		withID  bool
