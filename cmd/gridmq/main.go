@@ -1,6 +1,7 @@
 // Command gridmq is an MQTT 3.1, 3.1.1 and 5.0 broker.
 //
 //	gridmq serve [flags]    run the broker (gridmq serve --help lists the flags)
+//	gridmq bench SCENARIO   load a broker and measure it (gridmq bench --help)
 //	gridmq version          print the version
 //	gridmq help [command]   explain a command
 //
@@ -48,6 +49,8 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		serveHelp(stdout)
+	case "bench":
+		return runBench([]string{"--help"}, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "Usage: gridmq version\n\nPrint gridmq's version.")
 	default:
@@ -62,6 +65,7 @@ func usage(w io.Writer) {
 
 Usage:
   gridmq serve [flags]     run the broker; with no flags on 127.0.0.1:20200
+  gridmq bench SCENARIO    load a broker and measure it: conn, pub, sub, fanin, fanout, p2p
   gridmq version           print the version
   gridmq help [command]    explain a command
 
