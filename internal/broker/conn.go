@@ -46,6 +46,7 @@ type conn struct {
 	nc     net.Conn
 	lo     ListenerOptions
 	remote string
+	fd     int32 // the socket's descriptor for the idle poller; -1 if not TCP
 	reader *packet.Reader
 	done   chan struct{} // closed when serve has finished, session detached
 
@@ -60,6 +61,8 @@ type conn struct {
 
 	// Reader goroutine only.
 	inAliases session.InboundAliases
+
+	idleDeadline time.Time // while parked: when the keep alive runs out; guarded by the idle poller
 
 	outMu     sync.Mutex // guards the fields below
 	sess      *sessionState
@@ -79,7 +82,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
-	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), done: make(chan struct{}), keepWill: true}
+	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), fd: socketFD(nc), done: make(chan struct{}), keepWill: true}
 	c.reader = packet.NewReader(countingReader{c})
 	if s.opts.MaxPacketSize > 0 {
 		c.reader.SetMaxPacketSize(s.opts.MaxPacketSize)
@@ -133,14 +136,18 @@ func (c *conn) start() error {
 }
 
 // readLoop handles packets for as long as they are buffered. When none is,
-// it hands the wait for the next one to a fresh goroutine and returns: the
-// stack a goroutine grew while handling packets is not given back while it
-// waits, and the fresh one's small stack is all an idle connection holds.
+// it returns, handing the wait for the next one to the idle poller, which
+// holds no goroutine for it, or else to a fresh goroutine: the stack a
+// goroutine grew while handling packets is not given back while it waits,
+// and a fresh one's is small.
 func (c *conn) readLoop() {
 	for {
 		if c.reader.Buffered() == 0 {
-			go c.awaitPacket()
-			return
+			c.reader.Release()
+			if c.fd < 0 || !c.srv.idlePoller().park(c) {
+				go c.awaitPacket()
+			}
+			return // c may already be another goroutine's
 		}
 		pk, err := c.reader.ReadPacket(c.version)
 		if err != nil {
@@ -285,6 +292,25 @@ func (c *conn) closeWith(err error) {
 		// The client may be blocked sending to us; unblock our reader too.
 		c.nc.SetReadDeadline(time.Now().Add(closeFlushTimeout))
 	}
+	c.unpark() // a parked connection needs its reader to finish
+}
+
+// unpark gives c its reader back if it is parked with the idle poller.
+func (c *conn) unpark() {
+	if c.fd < 0 {
+		return
+	}
+	c.srv.mu.Lock()
+	idle := c.srv.idle
+	c.srv.mu.Unlock()
+	idle.unpark(c)
+}
+
+// closeSocket closes the network connection; every close goes through it,
+// so that the idle poller never holds a descriptor that has been closed.
+func (c *conn) closeSocket() {
+	c.unpark()
+	c.nc.Close()
 }
 
 // maxReasonString bounds the Reason String the server adds to a refusal.
@@ -316,7 +342,7 @@ func (c *conn) finish(err error) {
 	s := c.srv
 	c.closeWith(err)
 	c.writerWG.Wait()
-	c.nc.Close()
+	c.closeSocket()
 	c.reader.Release()
 
 	c.outMu.Lock()

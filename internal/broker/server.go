@@ -37,6 +37,7 @@ type Server struct {
 
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*sessionState
+	idle      *idlePoller // started by the first TCP connection to go idle; nil before
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   bool
@@ -153,6 +154,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.closeWith(errShutdown)
 	}
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	idle.wake()
 	finished := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -163,7 +168,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 		for _, c := range conns {
-			c.nc.Close()
+			c.closeSocket()
 		}
 		<-finished
 		err = ctx.Err()
@@ -174,6 +179,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return err
+}
+
+// idlePoller returns the poller that holds idle TCP connections, starting
+// it on first use, or nil once the server is closing. Starting it lazily
+// keeps servers that never see a TCP connection (tests over pipes) free of
+// its goroutine.
+func (s *Server) idlePoller() *idlePoller {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idle == nil && !s.closing {
+		s.idle = newIdlePoller(s)
+	}
+	return s.idle
 }
 
 func (s *Server) removeConn(c *conn) {

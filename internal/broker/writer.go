@@ -97,7 +97,7 @@ func (c *conn) writeLoop() {
 				closing := c.closing
 				c.outMu.Unlock()
 				if closing {
-					c.nc.Close() // outside the lock: a TLS close may block
+					c.closeSocket() // outside the lock: a TLS close may block
 				}
 				return
 			}
@@ -118,7 +118,7 @@ func (c *conn) writeLoop() {
 			c.closing = true
 			c.ctl = c.ctl[:0]
 			c.outMu.Unlock()
-			c.nc.Close()
+			c.closeSocket()
 		}
 	}
 }
