@@ -178,8 +178,8 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 		window = m
 	}
 	limits := session.Limits{
+		Flow:      flowLimit(s.opts.MaxQueuedMessages),
 		MaxQueued: s.opts.MaxQueuedMessages,
-		MaxQoS0:   qos0QueueLimit(s.opts.MaxQueuedMessages),
 		QueueQoS0: s.opts.QueueQoS0Messages,
 	}
 	return s.attach(c, attachRequest{
@@ -188,11 +188,16 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 	})
 }
 
-// qos0QueueLimit is how many QoS 0 messages wait for a connected client
-// before publishers are slowed down: enough to absorb bursts, bounded so a
-// slow reader cannot take unbounded memory.
-func qos0QueueLimit(maxQueued int) int {
-	return max(maxQueued, 1000)
+// flowLimit is how many messages of each kind wait for a connected client
+// before its publishers are slowed down: enough to absorb bursts, bounded so
+// that a slow reader costs bounded memory even when max_queued_messages is 0
+// (which means: never drop).
+func flowLimit(maxQueued int) int {
+	const flow = 1000
+	if maxQueued > 0 && maxQueued < flow {
+		return maxQueued
+	}
+	return flow
 }
 
 // newWill validates the will in CONNECT and keeps a copy of it.

@@ -44,7 +44,7 @@ var keys = []key{
 	},
 	{
 		name: "max_queued_messages", arg: "N", def: "1000",
-		usage: "QoS 1 and 2 messages queued per session beyond those in flight; 0 means no limit",
+		usage: "QoS 1 and 2 messages kept per stalled or offline session beyond those in flight; past it they are dropped; 0 means never drop (connected clients are flow-controlled either way)",
 		decode: func(c *Config, n *yaml.Node) error {
 			v, err := intValue(n, 0, math.MaxInt32, "must be 0 (no limit) or more")
 			c.MaxQueuedMessages = int(v)

@@ -42,8 +42,14 @@ const (
 
 // Limits bound an outbox.
 type Limits struct {
-	MaxQueued int  // QoS 1/2 queued beyond those in flight; 0 means no limit
-	MaxQoS0   int  // QoS 0 queued for a connected client before publishers wait; 0 means no limit
+	// Flow is how many QoS 0, and separately QoS 1/2, messages wait for a
+	// connected client that keeps up before publishers are made to wait:
+	// flow control, whatever MaxQueued says. For a stalled client it is the
+	// QoS 0 limit. 0 means none.
+	Flow int
+	// MaxQueued bounds the QoS 1/2 messages kept beyond those in flight for
+	// a stalled or offline session; past it they are dropped. 0 means no limit.
+	MaxQueued int
 	QueueQoS0 bool // keep QoS 0 for an offline session (counted against MaxQueued)
 }
 
@@ -51,7 +57,7 @@ type Limits struct {
 // whose publisher cannot wait for room.
 func (l Limits) Overflow() Limits {
 	l.MaxQueued *= 2
-	l.MaxQoS0 *= 2
+	l.Flow *= 2
 	return l
 }
 
@@ -80,16 +86,24 @@ func (o *Outbox) SetWindow(n int) {
 // Push queues d or says why not. online is whether a connection is attached;
 // stalled whether that connection has made no progress for the stall timeout.
 func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, DropReason) {
-	if d.QoS == 0 && online {
-		if lim.MaxQoS0 > 0 && o.queued0 >= lim.MaxQoS0 {
-			if stalled {
+	if online {
+		queued := o.queued0
+		if d.QoS > 0 {
+			queued = o.queued12
+		}
+		if lim.Flow > 0 && queued >= lim.Flow {
+			switch {
+			case !stalled:
+				return Full, 0
+			case d.QoS == 0:
 				return Dropped, DropStalledQoS0
 			}
-			return Full, 0
 		}
-		o.queued0++
-		o.queue.push(d)
-		return Queued, 0
+		if d.QoS == 0 {
+			o.queued0++
+			o.queue.push(d)
+			return Queued, 0
+		}
 	}
 	if d.QoS == 0 && !lim.QueueQoS0 {
 		return Dropped, DropOfflineQoS0

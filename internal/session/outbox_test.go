@@ -77,19 +77,27 @@ func TestOutboxPush(t *testing.T) {
 		want            Verdict
 		reason          DropReason
 	}{
-		// QoS 0 for a connected subscriber: bounded by MaxQoS0 only.
-		{name: "qos0 online empty", lim: Limits{MaxQoS0: 2}, qos: 0, online: true, want: Queued},
-		{name: "qos0 online below MaxQoS0", lim: Limits{MaxQoS0: 2}, pre: []pre{{online: true, qos: []byte{0}}},
+		// QoS 0 for a connected subscriber: bounded by Flow only.
+		{name: "qos0 online empty", lim: Limits{Flow: 2}, qos: 0, online: true, want: Queued},
+		{name: "qos0 online below Flow", lim: Limits{Flow: 2}, pre: []pre{{online: true, qos: []byte{0}}},
 			qos: 0, online: true, want: Queued},
-		{name: "qos0 online below MaxQoS0 stalled", lim: Limits{MaxQoS0: 2}, pre: []pre{{online: true, qos: []byte{0}}},
+		{name: "qos0 online below Flow stalled", lim: Limits{Flow: 2}, pre: []pre{{online: true, qos: []byte{0}}},
 			qos: 0, online: true, stalled: true, want: Queued},
-		{name: "qos0 online at MaxQoS0", lim: Limits{MaxQoS0: 2}, pre: []pre{{online: true, qos: []byte{0, 0}}},
+		{name: "qos0 online at Flow", lim: Limits{Flow: 2}, pre: []pre{{online: true, qos: []byte{0, 0}}},
 			qos: 0, online: true, want: Full},
-		{name: "qos0 online at MaxQoS0 stalled", lim: Limits{MaxQoS0: 2}, pre: []pre{{online: true, qos: []byte{0, 0}}},
+		{name: "qos0 online at Flow stalled", lim: Limits{Flow: 2}, pre: []pre{{online: true, qos: []byte{0, 0}}},
 			qos: 0, online: true, stalled: true, want: Dropped, reason: DropStalledQoS0},
-		{name: "qos0 online MaxQoS0 counts only QoS 0", lim: Limits{MaxQoS0: 2},
-			pre: []pre{{online: true, qos: []byte{1, 2, 1, 0}}}, qos: 0, online: true, want: Queued},
-		{name: "qos0 online MaxQoS0 0 is unlimited", pre: []pre{{online: true, qos: make([]byte, 1000)}},
+		{name: "qos0 online Flow counts QoS 0 apart from QoS 1/2", lim: Limits{Flow: 2},
+			pre: []pre{{online: true, qos: []byte{1, 2, 0}}}, qos: 0, online: true, want: Queued},
+		// QoS 1/2 for a connected subscriber: Flow makes publishers wait
+		// whatever MaxQueued says; MaxQueued bounds what a stalled one keeps.
+		{name: "qos1 online at Flow", lim: Limits{Flow: 2}, pre: []pre{{online: true, qos: []byte{1, 2}}},
+			qos: 1, online: true, want: Full},
+		{name: "qos1 online at Flow stalled, MaxQueued 0 never drops", lim: Limits{Flow: 2},
+			pre: []pre{{online: true, qos: []byte{1, 2}}}, qos: 1, online: true, stalled: true, want: Queued},
+		{name: "qos2 online at Flow stalled, below MaxQueued", lim: Limits{Flow: 2, MaxQueued: 3},
+			pre: []pre{{online: true, qos: []byte{1, 2}}}, qos: 2, online: true, stalled: true, want: Queued},
+		{name: "qos0 online Flow 0 is unlimited", pre: []pre{{online: true, qos: make([]byte, 1000)}},
 			qos: 0, online: true, stalled: true, want: Queued},
 		{name: "qos0 online ignores MaxQueued", lim: Limits{MaxQueued: 1},
 			pre: []pre{{online: true, qos: []byte{1}}}, qos: 0, online: true, stalled: true, want: Queued},
@@ -668,8 +676,8 @@ func TestOutboxDropQoS0(t *testing.T) {
 func TestOutboxDropQoS0Counts(t *testing.T) {
 	var o Outbox
 	o.SetWindow(10)
-	lim := Limits{MaxQoS0: 2, MaxQueued: 4, QueueQoS0: true}
-	push(t, &o, lim, true, "m", 0, 1, 0, 1, 1)
+	lim := Limits{Flow: 2, MaxQueued: 4, QueueQoS0: true}
+	push(t, &o, Limits{}, true, "m", 0, 1, 0, 1, 1)
 	d0 := Delivery{Msg: &Message{Topic: "x"}, QoS: 0}
 	d1 := Delivery{Msg: &Message{Topic: "y", QoS: 1}, QoS: 1}
 	steps := []struct {
@@ -681,7 +689,7 @@ func TestOutboxDropQoS0Counts(t *testing.T) {
 		want   Verdict
 	}{
 		{name: "offline QoS 1, 3 QoS 1 and 2 QoS 0 queued", d: d1, want: Dropped},
-		{name: "online QoS 0 at MaxQoS0", d: d0, online: true, want: Full},
+		{name: "online QoS 0 at Flow", d: d0, online: true, want: Full},
 		{name: "offline QoS 1 after DropQoS0", drop: true, wantN: 2, d: d1, want: Queued},
 		{name: "offline QoS 1, 4 QoS 1 queued", d: d1, want: Dropped},
 		{name: "online QoS 0 after DropQoS0", d: d0, online: true, want: Queued},
@@ -852,7 +860,7 @@ func BenchmarkOutboxPushNext(b *testing.B) {
 	var o Outbox
 	o.SetWindow(100)
 	m := &Message{Topic: "sensors/1/temp", Payload: []byte("21.5"), QoS: 1}
-	lim := Limits{MaxQueued: 1000, MaxQoS0: 1000}
+	lim := Limits{MaxQueued: 1000, Flow: 1000}
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
