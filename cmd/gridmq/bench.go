@@ -80,7 +80,7 @@ func isTerminal(w io.Writer) bool {
 // subscriber and fanout's one publisher may be given; Validate checks the
 // numbers fit the scenario.)
 var benchFlagScope = map[string][]bench.Scenario{
-	"qos":          {bench.Pub, bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
+	"qos":          {bench.Conn, bench.Pub, bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
 	"payload":      {bench.Pub, bench.Fanin, bench.Fanout, bench.P2P},
 	"count":        {bench.Pub, bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
 	"rate":         {bench.Pub, bench.Fanin, bench.Fanout, bench.P2P},
@@ -91,6 +91,7 @@ var benchFlagScope = map[string][]bench.Scenario{
 	"topic-prefix": {bench.Pub, bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
 	"connections":  {bench.Conn},
 	"connect-rate": {bench.Conn},
+	"subscribe":    {bench.Conn},
 }
 
 // parseBench turns the arguments into a run's configuration. The scenario
@@ -127,6 +128,7 @@ func parseBench(args []string, getenv func(string) string) (cfg bench.Config, js
 	fs.IntVar(&cfg.Subscribers, "subscribers", cfg.Subscribers, "")
 	fs.IntVar(&cfg.Connections, "connections", cfg.Connections, "")
 	fs.Float64Var(&cfg.ConnectRate, "connect-rate", cfg.ConnectRate, "")
+	fs.BoolVar(&cfg.Subscribe, "subscribe", cfg.Subscribe, "")
 	fs.StringVar(&cfg.Username, "username", "", "")
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", cfg.TopicPrefix, "")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "")
@@ -221,6 +223,8 @@ Flags:
   --subscribers N      number of subscribers
   --connections N      conn: number of connections (default 1000)
   --connect-rate N     conn: connections/s (default 0: as fast as possible)
+  --subscribe          conn: each connection subscribes to a topic of its
+                       own (PREFIX/idle/N) at --qos, as a device would
   --topic-prefix P     topic prefix (default gridmq-bench); fanin, fanout
                        and p2p add a random run id after it
   --drain D            wait for the last deliveries after publishing stops,

@@ -71,7 +71,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"bench", "fanin", "--subscribers", "2"}, "fanin has one subscriber"},
 		{[]string{"bench", "fanout", "--publishers", "2"}, "fanout has one publisher"},
 		{[]string{"bench", "p2p", "--publishers", "3", "--subscribers", "4"}, "3 publishers, 4 subscribers"},
-		{[]string{"bench", "conn", "--qos", "1"}, "--qos does not apply to conn"},
+		{[]string{"bench", "conn", "--rate", "5"}, "--rate does not apply to conn"},
 		{[]string{"bench", "pub", "--connections", "5"}, "--connections does not apply to pub"},
 		{[]string{"bench", "pub", "--frobnicate"}, "flag provided but not defined: -frobnicate"},
 		{[]string{"bench", "pub", "extra"}, `unexpected argument "extra"`},

@@ -113,6 +113,7 @@ type Config struct {
 	Subscribers int
 	Connections int     // conn only
 	ConnectRate float64 // conn only: connections per second; 0 is as fast as possible
+	Subscribe   bool    // conn only: each connection subscribes to a topic of its own at QoS
 
 	Username string
 	Password []byte // nil sends none

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gridmq/gridmq/internal/client"
+	"github.com/gridmq/gridmq/internal/packet"
 )
 
 // conn opens Connections connections at ConnectRate (at most
@@ -59,6 +60,17 @@ func (r *run) conn(ctx context.Context) (*Result, error) {
 					mu.Unlock()
 				}
 				return
+			}
+			if c.Subscribe {
+				sub := packet.Subscription{Filter: fmt.Sprintf("%s/idle/%d", c.TopicPrefix, i), QoS: c.QoS}
+				if _, err := cl.Subscribe(ctx, sub); err != nil {
+					cl.Close()
+					if ctx.Err() == nil {
+						r.failed.Add(1)
+						r.addErr("connection %d: subscribe: %v", i, err)
+					}
+					return
+				}
 			}
 			now := time.Now()
 			mu.Lock()
