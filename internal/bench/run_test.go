@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gridmq/gridmq/internal/broker"
+	"github.com/gridmq/gridmq/internal/client"
 	"github.com/gridmq/gridmq/internal/packet"
 )
 
@@ -28,6 +29,13 @@ func startBroker(t *testing.T, lo broker.ListenerOptions) string {
 	srv := broker.New(opts)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln, lo) }()
+	// A broker starts its idle-connection poller with the first client
+	// that goes quiet; start it now, so that counting goroutines before and
+	// after a run sees only the bench's own.
+	if c, _, err := client.Connect(context.Background(), client.Options{Addr: ln.Addr().String(), ClientID: "warm-up", CleanStart: true}); err == nil {
+		c.PublishWait(context.Background(), "warm-up", 1, false, nil)
+		c.Disconnect()
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
