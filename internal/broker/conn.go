@@ -22,6 +22,11 @@ const (
 	closeFlushTimeout = 2 * time.Second
 	// takeoverTimeout bounds the wait for a replaced connection to finish.
 	takeoverTimeout = 5 * time.Second
+	// lingerFor is how long a connection that has gone quiet keeps its
+	// goroutines (reader and writer) before it parks: a client busy at a
+	// thousand packets a second never parks, so it does not pay a goroutine
+	// start, and a stack grown again, per packet.
+	lingerFor = 100 * time.Millisecond
 )
 
 // Reasons a connection ends that are not protocol violations.
@@ -63,15 +68,19 @@ type conn struct {
 	inAliases session.InboundAliases
 
 	idleDeadline time.Time // while parked: when the keep alive runs out; guarded by the idle poller
+	lingering    bool      // the reader waits for bytes for at most lingerFor
+	deadlineSet  bool      // a read deadline is armed on nc
 
-	outMu     sync.Mutex // guards the fields below
-	sess      *sessionState
-	ctl       []byte // encoded control packets waiting for the writer
-	writing   bool   // a writer goroutine is running
-	closing   bool   // no more deliveries; the writer flushes ctl, then closes nc
-	closeErr  error  // why closing began, for the log
-	connacked bool
-	writerWG  sync.WaitGroup
+	outMu      sync.Mutex // guards the fields below
+	sess       *sessionState
+	ctl        []byte        // encoded control packets waiting for the writer
+	writing    bool          // a writer goroutine is running
+	writerIdle bool          // it is lingering for more work; wake it through wake
+	wake       chan struct{} // made by a lingering writer, dropped when it exits
+	closing    bool          // no more deliveries; the writer flushes ctl, then closes nc
+	closeErr   error         // why closing began, for the log
+	connacked  bool
+	writerWG   sync.WaitGroup
 
 	// Writer goroutine only (one at a time, ordered by outMu).
 	outAliases session.OutboundAliases
@@ -97,10 +106,19 @@ func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
 type countingReader struct{ c *conn }
 
 func (r countingReader) Read(p []byte) (int, error) {
-	if ka := r.c.keepAlive; ka > 0 {
-		r.c.nc.SetReadDeadline(time.Now().Add(ka))
+	c := r.c
+	switch {
+	case c.lingering:
+		c.nc.SetReadDeadline(time.Now().Add(lingerFor))
+		c.deadlineSet = true
+	case c.keepAlive > 0:
+		c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
+		c.deadlineSet = true
+	case c.deadlineSet:
+		c.nc.SetReadDeadline(time.Time{})
+		c.deadlineSet = false
 	}
-	n, err := r.c.nc.Read(p)
+	n, err := c.nc.Read(p)
 	r.c.srv.stats.bytesReceived.Add(uint64(n))
 	return n, err
 }
@@ -142,6 +160,18 @@ func (c *conn) start() error {
 // and a fresh one's is small.
 func (c *conn) readLoop() {
 	for {
+		if c.reader.Buffered() == 0 && c.fd >= 0 && (c.keepAlive == 0 || c.keepAlive > lingerFor) {
+			c.lingering = true
+			err := c.reader.Await()
+			c.lingering = false
+			switch {
+			case err == nil:
+				continue // busy: keep this goroutine
+			case !errors.Is(err, os.ErrDeadlineExceeded):
+				c.finish(readError(err))
+				return
+			}
+		}
 		if c.reader.Buffered() == 0 {
 			c.reader.Release()
 			if c.fd < 0 || !c.srv.idlePoller().park(c) {
@@ -282,6 +312,8 @@ func (c *conn) closeWith(err error) {
 	if start {
 		c.writing = true
 		c.writerWG.Add(1)
+	} else {
+		c.wakeWriterLocked() // a lingering writer flushes and closes
 	}
 	c.outMu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(closeFlushTimeout))

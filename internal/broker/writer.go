@@ -36,7 +36,12 @@ var deliveryBatches = sync.Pool{New: func() any {
 // kick makes sure a writer is running to send what is queued for c.
 func (c *conn) kick() {
 	c.outMu.Lock()
-	if c.writing || c.closing {
+	if c.writing {
+		c.wakeWriterLocked()
+		c.outMu.Unlock()
+		return
+	}
+	if c.closing {
 		c.outMu.Unlock()
 		return
 	}
@@ -46,24 +51,57 @@ func (c *conn) kick() {
 	go c.writeLoop()
 }
 
+// wakeWriterLocked wakes a writer lingering for more work. Caller holds c.outMu.
+func (c *conn) wakeWriterLocked() {
+	if c.writerIdle {
+		c.writerIdle = false
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // writeLoop drains control packets and queued messages without blocking,
 // writes them with one call, and repeats until nothing is left; then it
-// exits. While closing it sends only control packets, then closes the socket.
+// lingers for lingerFor, holding no buffer, in case more comes, and exits.
+// While closing it sends only control packets, then closes the socket.
 // No lock is held during the write.
 func (c *conn) writeLoop() {
 	defer c.writerWG.Done()
-	bufp := writeBuffers.Get().(*[]byte)
-	out := (*bufp)[:0]
-	batchp := deliveryBatches.Get().(*[]session.Delivery)
-	defer func() {
+	var (
+		bufp   *[]byte
+		batchp *[]session.Delivery
+		out    []byte
+		timer  *time.Timer
+	)
+	borrow := func() {
+		if bufp == nil {
+			bufp = writeBuffers.Get().(*[]byte)
+			batchp = deliveryBatches.Get().(*[]session.Delivery)
+			out = (*bufp)[:0]
+		}
+	}
+	giveBack := func() {
+		if bufp == nil {
+			return
+		}
 		if cap(out) <= 4*writeBatchBytes {
 			*bufp = out[:0]
 			writeBuffers.Put(bufp)
 		}
 		deliveryBatches.Put(batchp)
+		bufp, batchp, out = nil, nil, nil
+	}
+	defer func() {
+		giveBack()
+		if timer != nil {
+			timer.Stop()
+		}
 	}()
-	yielded := false
+	yielded, lingered := false, false
 	for {
+		borrow()
 		c.outMu.Lock()
 		out = append(out, c.ctl...)
 		c.ctl = c.ctl[:0]
@@ -84,16 +122,42 @@ func (c *conn) writeLoop() {
 		}
 		if len(out) == 0 {
 			if !yielded {
-				// Give publishers on other cores a moment before exiting:
-				// under a steady stream that spares a goroutine start (and
-				// its stack growth) per message.
+				// Give publishers on other cores a moment: under a steady
+				// stream the next message is usually there already.
 				yielded = true
 				runtime.Gosched()
 				continue
 			}
 			c.outMu.Lock()
 			if len(c.ctl) == 0 && (c.closing || st == nil || !st.pending()) {
+				if !c.closing && !lingered {
+					if c.wake == nil {
+						c.wake = make(chan struct{}, 1)
+					}
+					c.writerIdle = true
+					wake := c.wake
+					c.outMu.Unlock()
+					giveBack()
+					if timer == nil {
+						timer = time.NewTimer(lingerFor)
+					} else {
+						timer.Reset(lingerFor)
+					}
+					select {
+					case <-wake:
+						timer.Stop()
+						yielded = false
+					case <-timer.C:
+						lingered = true
+					}
+					c.outMu.Lock()
+					c.writerIdle = false
+					c.outMu.Unlock()
+					continue
+				}
 				c.writing = false
+				c.writerIdle = false
+				c.wake = nil // an idle connection holds none
 				closing := c.closing
 				c.outMu.Unlock()
 				if closing {
@@ -104,7 +168,7 @@ func (c *conn) writeLoop() {
 			c.outMu.Unlock()
 			continue
 		}
-		yielded = false
+		yielded, lingered = false, false
 		n, err := c.nc.Write(out)
 		c.srv.stats.bytesSent.Add(uint64(n))
 		if st != nil && err == nil && !closing {

@@ -3,6 +3,7 @@ package packet
 import (
 	"errors"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -216,6 +217,11 @@ func (r *Reader) fill(atBoundary bool) error {
 			r.w += n
 		}
 		if err != nil {
+			if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Nothing was read: the stream is intact and the Reader
+				// usable once the caller moves the deadline.
+				return err
+			}
 			r.err = err
 			if n == 0 {
 				return r.eof(atBoundary)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
 	"testing/iotest"
 )
@@ -315,5 +316,37 @@ func TestReaderAckStormFewReads(t *testing.T) {
 	// The idle read, then ceil((4000-31)/4096) chunk reads.
 	if reads > 2 {
 		t.Fatalf("%d Reads for 1000 PUBACKs", reads)
+	}
+}
+
+// timeoutOnce fails its first Read with a deadline error, reading nothing,
+// then reads from r.
+type timeoutOnce struct {
+	r     io.Reader
+	fired bool
+}
+
+func (t *timeoutOnce) Read(p []byte) (int, error) {
+	if !t.fired {
+		t.fired = true
+		return 0, os.ErrDeadlineExceeded
+	}
+	return t.r.Read(p)
+}
+
+// A read deadline that passes with nothing read leaves the Reader usable:
+// a server can wait for a client's next packet with a short deadline.
+func TestReaderSurvivesDeadline(t *testing.T) {
+	wire := (&Publish{Topic: []byte("a"), Payload: []byte("x")}).Encode(nil, V311)
+	r := NewReader(&timeoutOnce{r: bytes.NewReader(wire)})
+	if err := r.Await(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Await = %v, want the deadline error", err)
+	}
+	p, err := r.ReadPacket(V311)
+	if err != nil {
+		t.Fatalf("ReadPacket after the deadline: %v", err)
+	}
+	if pub, ok := p.(*Publish); !ok || string(pub.Payload) != "x" {
+		t.Fatalf("got %#v", p)
 	}
 }
