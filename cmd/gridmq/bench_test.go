@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -13,29 +10,13 @@ import (
 
 	"github.com/gridmq/gridmq/internal/bench"
 	"github.com/gridmq/gridmq/internal/broker"
+	"github.com/gridmq/gridmq/internal/brokertest"
 	"github.com/gridmq/gridmq/internal/packet"
 )
 
 // startBenchBroker runs the broker on a loopback port until the test ends.
 func startBenchBroker(t *testing.T, lo broker.ListenerOptions) string {
-	t.Helper()
-	opts := broker.DefaultOptions()
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.SysInterval = 0
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := broker.New(opts)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln, lo) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-served
-	})
-	return ln.Addr().String()
+	return brokertest.Start(t, brokertest.QuietOptions(), lo)
 }
 
 func TestBenchHelp(t *testing.T) {

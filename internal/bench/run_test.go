@@ -3,48 +3,19 @@ package bench
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gridmq/gridmq/internal/broker"
-	"github.com/gridmq/gridmq/internal/client"
+	"github.com/gridmq/gridmq/internal/brokertest"
 	"github.com/gridmq/gridmq/internal/packet"
 )
 
 // startBroker runs the real broker on a loopback port until the test ends.
 func startBroker(t *testing.T, lo broker.ListenerOptions) string {
-	t.Helper()
-	opts := broker.DefaultOptions()
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts.SysInterval = 0
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := broker.New(opts)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln, lo) }()
-	// A broker starts its idle-connection poller with the first client
-	// that goes quiet; start it now, so that counting goroutines before and
-	// after a run sees only the bench's own.
-	if c, _, err := client.Connect(context.Background(), client.Options{Addr: ln.Addr().String(), ClientID: "warm-up", CleanStart: true}); err == nil {
-		c.PublishWait(context.Background(), "warm-up", 1, false, nil)
-		c.Disconnect()
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("broker Shutdown: %v", err)
-		}
-		<-served
-	})
-	return ln.Addr().String()
+	return brokertest.Start(t, brokertest.QuietOptions(), lo)
 }
 
 func testConfig(sc Scenario, addr string) Config {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gridmq/gridmq/internal/broker"
+	"github.com/gridmq/gridmq/internal/brokertest"
 	"github.com/gridmq/gridmq/internal/packet"
 )
 
@@ -47,7 +48,7 @@ func mustConnect(t testing.TB, o Options) *Client {
 // one message with PublishWait, then a burst with Publish and Drain through
 // a small window, every one of which must arrive exactly once.
 func TestRoundTrip(t *testing.T) {
-	addr := startBroker(t, quietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	addr := brokertest.Start(t, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
 	ctx := context.Background()
 	for _, v := range versions {
 		for qos := byte(0); qos <= 2; qos++ {
@@ -223,7 +224,7 @@ func TestQoS2(t *testing.T) {
 // TestRefused checks that refusals carry their reason codes: a CONNACK,
 // a v5 PUBACK, and what the client refuses itself.
 func TestRefused(t *testing.T) {
-	addr := startBroker(t, quietOptions(), broker.ListenerOptions{AllowAnonymous: false})
+	addr := brokertest.Start(t, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: false})
 	for _, v := range versions {
 		_, _, err := Connect(context.Background(), Options{Addr: addr, Version: v.version, CleanStart: true})
 		var ce *ConnectError
@@ -285,7 +286,7 @@ func TestRefused(t *testing.T) {
 // alives without a PINGREQ.
 func TestKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln, shutdown := startPipeBroker(t, quietOptions())
+		ln, shutdown := brokertest.StartPipe(t, brokertest.QuietOptions())
 		c := mustConnect(t, Options{Addr: "pipe", Dial: ln.Dial, KeepAlive: 2 * time.Second, CleanStart: true})
 		time.Sleep(30 * time.Second)
 		select {
@@ -336,7 +337,7 @@ func TestPingTimeout(t *testing.T) {
 // down broker reports it in Err, and pending calls end.
 func TestServerDisconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ln, shutdown := startPipeBroker(t, quietOptions())
+		ln, shutdown := brokertest.StartPipe(t, brokertest.QuietOptions())
 		c := mustConnect(t, Options{Addr: "pipe", Dial: ln.Dial, Version: packet.V5, CleanStart: true})
 		shutdown()
 		<-c.Done()
@@ -353,7 +354,7 @@ func TestServerDisconnect(t *testing.T) {
 // TestClose checks that Close ends waiting calls and that no goroutine of
 // the client (or, once it notices, of the broker) is left.
 func TestClose(t *testing.T) {
-	addr := startBroker(t, quietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	addr := brokertest.Start(t, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
 	time.Sleep(10 * time.Millisecond)
 	before := runtime.NumGoroutine()
 	ctx := context.Background()
@@ -401,7 +402,7 @@ func TestClose(t *testing.T) {
 }
 
 func BenchmarkPublishQoS0(b *testing.B) {
-	addr := startBroker(b, quietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	addr := brokertest.Start(b, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
 	c := mustConnect(b, Options{Addr: addr, CleanStart: true})
 	defer c.Disconnect()
 	payload := make([]byte, 64)
@@ -416,7 +417,7 @@ func BenchmarkPublishQoS0(b *testing.B) {
 }
 
 func BenchmarkPublishQoS1(b *testing.B) {
-	addr := startBroker(b, quietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	addr := brokertest.Start(b, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
 	c := mustConnect(b, Options{Addr: addr, CleanStart: true})
 	defer c.Disconnect()
 	payload := make([]byte, 64)
@@ -433,7 +434,7 @@ func BenchmarkPublishQoS1(b *testing.B) {
 // BenchmarkReceive measures the subscriber side: QoS 1 messages read,
 // delivered to OnMessage and acknowledged.
 func BenchmarkReceive(b *testing.B) {
-	addr := startBroker(b, quietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	addr := brokertest.Start(b, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
 	got := make(chan struct{}, 1)
 	var n, want int
 	var mu sync.Mutex
