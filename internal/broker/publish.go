@@ -148,10 +148,13 @@ func (c *conn) handleAck(a *packet.Ack) error {
 			ok = st.outbox.Release(a.PacketID)
 		}
 		st.progressedLocked()
+		more := st.outbox.Pending()
 		st.mu.Unlock()
 		switch {
 		case a.ReasonCode.IsError():
-			c.kick()
+			if more {
+				c.kick()
+			}
 		case ok:
 			c.sendAck(packet.PUBREL, a.PacketID, packet.Success) // [MQTT-4.3.3-4]
 		default:
@@ -162,8 +165,11 @@ func (c *conn) handleAck(a *packet.Ack) error {
 		st.mu.Lock()
 		st.outbox.Complete(a.PacketID)
 		st.progressedLocked()
+		more := st.outbox.Pending() // a slot freed for a message waiting on the window
 		st.mu.Unlock()
-		c.kick()
+		if more {
+			c.kick()
+		}
 		return nil
 	}
 }
