@@ -1,0 +1,107 @@
+package passwd
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	stdhash "hash"
+	"io"
+	"sync"
+)
+
+// DefaultCacheSize bounds a Verifier's cache when NewVerifier is given zero.
+const DefaultCacheSize = 4096
+
+// Verifier checks CONNECT credentials against a File, remembering successful checks so that a
+// client reconnecting with the same credentials does not pay the slow hash each time.
+//
+// The cache maps HMAC-SHA256(k, user || 0 || password), with k a random key drawn per Verifier
+// and never stored or exported, to the encoded hash the password was verified against. This
+// does not weaken the stored hashes: the cache lives only in this process's memory, and without
+// k a cache key is no help in guessing a password, offline or online. A guess that is not cached still pays
+// the full hash, failures are never cached, and an entry counts only while the user's current
+// hash is still the one it verified against, so a changed or deleted password stops matching at
+// once, even before Replace clears the cache.
+type Verifier struct {
+	macs sync.Pool // of HMAC-SHA256 under a random key that exists nowhere else
+	max  int       // cache bound; immutable
+
+	mu    sync.Mutex          // guards the fields below; never held while hashing
+	file  *File               // owned by the Verifier; never modified after Replace
+	cache map[[32]byte]string // MAC of credentials -> hash.encoded they verified against
+}
+
+// NewVerifier returns a Verifier over f, which the caller must not modify afterwards.
+// maxEntries bounds the cache; zero means DefaultCacheSize, negative disables it.
+func NewVerifier(f *File, maxEntries int) *Verifier {
+	if maxEntries == 0 {
+		maxEntries = DefaultCacheSize
+	}
+	v := &Verifier{max: maxEntries, file: f, cache: make(map[[32]byte]string)}
+	key := make([]byte, 32)
+	rand.Read(key)
+	v.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return v
+}
+
+// Replace swaps in a newly loaded file (after SIGHUP, say) and empties the cache.
+// The caller must not modify f afterwards.
+func (v *Verifier) Replace(f *File) {
+	v.mu.Lock()
+	v.file = f
+	clear(v.cache)
+	v.mu.Unlock()
+}
+
+// Verify reports whether password is user's password, like File.Verify.
+func (v *Verifier) Verify(user, password string) bool {
+	mac := v.mac(user, password)
+
+	v.mu.Lock()
+	h := v.file.lookup(user)
+	if h != nil && v.max > 0 {
+		// Comparing hash strings need not be constant-time: they are not secret from
+		// whoever can time this, only the password is, and it is already reduced to a MAC.
+		if enc, ok := v.cache[mac]; ok && enc == h.encoded {
+			v.mu.Unlock()
+			return true
+		}
+	}
+	v.mu.Unlock()
+
+	if !verifyHash(h, password) {
+		return false
+	}
+	if v.max > 0 {
+		v.mu.Lock()
+		if len(v.cache) >= v.max {
+			// Overflow policy: evict one arbitrary entry; the worst case is one more slow hash.
+			for k := range v.cache {
+				delete(v.cache, k)
+				break
+			}
+		}
+		v.cache[mac] = h.encoded
+		v.mu.Unlock()
+	}
+	return true
+}
+
+// cached reports the number of cached verifications, for tests.
+func (v *Verifier) cached() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.cache)
+}
+
+func (v *Verifier) mac(user, password string) [32]byte {
+	m := v.macs.Get().(stdhash.Hash)
+	m.Reset()
+	io.WriteString(m, user)
+	m.Write([]byte{0})
+	io.WriteString(m, password)
+	var out [32]byte
+	m.Sum(out[:0])
+	v.macs.Put(m)
+	return out
+}
