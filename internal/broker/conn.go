@@ -59,6 +59,8 @@ type conn struct {
 	// read by the writer afterwards.
 	version      byte
 	clientID     string
+	username     string // as authenticated; "" and anonymous when none was sent
+	anonymous    bool
 	keepAlive    time.Duration // 1.5 x the negotiated keep alive [MQTT-3.1.2-24]; 0 = none
 	maxPacketOut uint32        // client's Maximum Packet Size; 0 = protocol maximum
 	aliasMaxOut  uint16        // client's Topic Alias Maximum

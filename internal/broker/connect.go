@@ -74,11 +74,8 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 	if v5 && cp.Properties.Has(packet.PropAuthMethod) {
 		return c.refuse(packet.BadAuthenticationMethod, "authentication method "+cp.Properties.AuthMethod+" is not supported")
 	}
-	if !c.lo.AllowAnonymous {
-		if !cp.UsernameFlag {
-			return c.refuse(packet.NotAuthorized, "anonymous clients are not allowed on this listener")
-		}
-		return c.refuse(packet.BadUserNameOrPassword, "no password file is configured")
+	if err := c.admit(cp); err != nil {
+		return err
 	}
 
 	id, assigned := cp.ClientID, false
@@ -94,6 +91,9 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 		id, assigned = newClientID(), true // [MQTT-3.1.3-6]
 	}
 	c.clientID = id
+	if a := s.opts.Authorizer; a != nil && cp.Will != nil && !a.CanPublish(id, c.username, c.anonymous, cp.Will.Topic) {
+		return c.refuse(packet.NotAuthorized, "not allowed to publish the will on "+cp.Will.Topic)
+	}
 
 	ack := packet.Connack{ReasonCode: packet.Success}
 	keepAlive := cp.KeepAlive
@@ -303,6 +303,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		st.stopTimersLocked()
 		st.pendingWill = nil // a new connection cancels a delayed will [MQTT-3.1.3-9]
 		st.conn = c
+		st.ident.p.Store(&identity{clientID: r.id, username: c.username, anonymous: c.anonymous})
 		st.expiry = r.expiry
 		st.will = r.will
 		st.limits = r.limits

@@ -45,6 +45,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported in $SYS/broker/version.
 	Version string
+	// Authenticator checks the user name and password of a CONNECT; nil
+	// admits only anonymous clients, where a listener allows them.
+	Authenticator Authenticator
+	// Authorizer decides publish, subscribe and delivery; nil allows all.
+	Authorizer Authorizer
 }
 
 // DefaultOptions are Mosquitto 2.0's defaults where it has one.

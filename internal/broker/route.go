@@ -36,13 +36,13 @@ func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, sub
 		for j < len(plain) && plain[j].Subscriber == plain[i].Subscriber {
 			j++
 		}
-		if d, ok := mergeDelivery(msg, plain[i:j]); ok {
+		if d, ok := mergeDelivery(msg, plain[i:j]); ok && s.mayReceive(plain[i].Subscriber, msg.Topic) {
 			s.deliver(plain[i].Subscriber, d, from)
 		}
 		i = j
 	}
 	for _, g := range m.Groups {
-		if e, ok := pickMember(g); ok {
+		if e, ok := pickMember(g); ok && s.mayReceive(e.Subscriber, msg.Topic) {
 			d, _ := mergeDelivery(msg, []topic.Entry[*sessionState, subOptions]{e})
 			s.deliver(e.Subscriber, d, from)
 		}

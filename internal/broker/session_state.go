@@ -32,8 +32,9 @@ const neverExpires time.Duration = -1
 // from the CONNECT that creates it until it ends (clean disconnect, expiry,
 // or a Clean Start that replaces it), across any number of connections.
 type sessionState struct {
-	id  string
-	srv *Server
+	id    string
+	srv   *Server
+	ident sessionIdentity // who its client is, for delivery-time checks
 
 	mu          sync.Mutex // guards the fields below
 	conn        *conn      // attached connection; nil while offline

@@ -37,6 +37,11 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			s.log.Info("subscription refused", "client", c.clientID, "filter", sub.Filter, "reason", err.Error())
 			continue
 		}
+		if a := s.opts.Authorizer; a != nil && !a.CanSubscribe(c.clientID, c.username, c.anonymous, sub.Filter) {
+			ack.ReasonCodes[i] = packet.NotAuthorized // 3.1.1: 0x80 Failure
+			s.log.Info("subscription refused", "client", c.clientID, "filter", sub.Filter, "reason", "not authorized")
+			continue
+		}
 		if shared && sub.NoLocal {
 			return packet.Errorf(packet.ProtocolError, "No Local on shared subscription %q [MQTT-3.8.3-4]", sub.Filter)
 		}
@@ -84,7 +89,9 @@ func (c *conn) sendRetained(filter string, o subOptions) {
 		return true
 	})
 	for _, m := range msgs {
-		c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs})
+		if c.srv.mayReceive(c.sess, m.Topic) {
+			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs})
+		}
 	}
 }
 
