@@ -43,9 +43,10 @@ var (
 const maxPendingControl = 1 << 20
 
 // conn is one client network connection. Its reader owns it and owns its
-// writer goroutine, which runs only while there is something to write. The
-// reader is one goroutine at a time (see readLoop), so an idle connection
-// costs one parked goroutine with a small stack, and no buffers.
+// writer goroutine, which runs only while there is something to write (and
+// lingers briefly after). The reader is one goroutine at a time (see
+// readLoop); an idle TCP connection on Linux is parked with the idle poller
+// and holds no goroutine and no buffer.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
