@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"sync/atomic"
 
 	"github.com/gridmq/gridmq/internal/packet"
 )
@@ -18,7 +17,8 @@ type Authenticator interface {
 }
 
 // Authorizer decides what a connected client may do with a topic: the
-// rules of an ACL file. Safe for concurrent use.
+// rules of an ACL file. Safe for concurrent use. The topic and filter
+// strings may view the connection's read buffer: read them, keep nothing.
 type Authorizer interface {
 	CanPublish(clientID, username string, anonymous bool, topic string) bool
 	CanSubscribe(clientID, username string, anonymous bool, filter string) bool
@@ -32,9 +32,6 @@ type identity struct {
 	username  string
 	anonymous bool
 }
-
-// sessionIdentity holds a session's identity for delivery-time checks.
-type sessionIdentity struct{ p atomic.Pointer[identity] }
 
 // admit applies the listener's anonymous rule and the Authenticator to a
 // CONNECT, answering a refusal with the reason code for the client's level
@@ -67,6 +64,6 @@ func (s *Server) mayReceive(st *sessionState, topic string) bool {
 	if a == nil {
 		return true
 	}
-	id := st.ident.p.Load()
+	id := st.ident.Load()
 	return id != nil && a.CanReceive(id.clientID, id.username, id.anonymous, topic)
 }

@@ -303,7 +303,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		st.stopTimersLocked()
 		st.pendingWill = nil // a new connection cancels a delayed will [MQTT-3.1.3-9]
 		st.conn = c
-		st.ident.p.Store(&identity{clientID: r.id, username: c.username, anonymous: c.anonymous})
+		st.ident.Store(&identity{clientID: r.id, username: c.username, anonymous: c.anonymous})
 		st.expiry = r.expiry
 		st.will = r.will
 		st.limits = r.limits

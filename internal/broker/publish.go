@@ -62,7 +62,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		s.log.Info("dropped PUBLISH above message_size_limit", "client", c.clientID, "bytes", len(p.Payload))
 	case isSysTopic(name):
 		refusal = packet.NotAuthorized // $SYS is the broker's, read-only to clients
-	case s.opts.Authorizer != nil && !s.opts.Authorizer.CanPublish(c.clientID, c.username, c.anonymous, string(name)):
+	case s.opts.Authorizer != nil && !s.opts.Authorizer.CanPublish(c.clientID, c.username, c.anonymous, unsafeString(name)):
 		refusal = packet.NotAuthorized
 	case v5 && p.Properties.Has(packet.PropPayloadFormat) && p.Properties.PayloadFormat == 1 && !utf8.Valid(p.Payload):
 		refusal = packet.PayloadFormatInvalid // [MQTT-3.3.2-4] allows the check

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridmq/gridmq/internal/session"
@@ -34,7 +35,7 @@ const neverExpires time.Duration = -1
 type sessionState struct {
 	id    string
 	srv   *Server
-	ident sessionIdentity // who its client is, for delivery-time checks
+	ident atomic.Pointer[identity] // who its client is, for delivery-time checks
 
 	mu          sync.Mutex // guards the fields below
 	conn        *conn      // attached connection; nil while offline

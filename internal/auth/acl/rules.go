@@ -153,41 +153,7 @@ func (r *Rules) Allowed(clientID, username string, anonymous bool, access Access
 	default:
 		return false
 	}
-	if own := r.own(username, anonymous); own != nil {
-		for i := range own.deny {
-			if matchTopic(own.deny[i].filter, name) {
-				return false
-			}
-		}
-		for i := range own.allow {
-			if own.allow[i].access&access != 0 && matchTopic(own.allow[i].filter, name) {
-				return true
-			}
-		}
-	}
-	if !r.patternsApply(clientID, username, anonymous) {
-		return false
-	}
-	var buf [256]byte
-	for i := range r.patterns.deny {
-		p := &r.patterns.deny[i]
-		if p.useUser && anonymous {
-			continue
-		}
-		if matchTopicBytes(p.substitute(buf[:0], clientID, username), name) {
-			return false
-		}
-	}
-	for i := range r.patterns.allow {
-		p := &r.patterns.allow[i]
-		if p.access&access == 0 || (p.useUser && anonymous) {
-			continue
-		}
-		if matchTopicBytes(p.substitute(buf[:0], clientID, username), name) {
-			return true
-		}
-	}
-	return false
+	return r.decide(clientID, username, anonymous, access, name, false)
 }
 
 // CanSubscribe reports whether the client may subscribe to filter. Mosquitto
@@ -217,14 +183,36 @@ func (r *Rules) CanSubscribe(clientID, username string, anonymous bool, filter s
 	} else if shared {
 		filter = inner
 	}
+	return r.decide(clientID, username, anonymous, Read, filter, true)
+}
+
+// decide walks the rules in Mosquitto 2.0's order (mosquitto_acl_check_default):
+// the client's own rules, deny first, then the patterns, deny first; the first
+// rule that matches decides; nothing matching denies. A rule matches when its
+// filter matches the topic name, or, for a subscription, covers the
+// subscription filter. Patterns are substituted into a stack buffer, so a
+// topic check allocates nothing.
+func (r *Rules) decide(clientID, username string, anonymous bool, access Access, name string, subscribe bool) bool {
+	matches := func(filter string) bool {
+		if subscribe {
+			return covers(filter, name)
+		}
+		return matchTopic(filter, name)
+	}
+	patternMatches := func(filter []byte) bool {
+		if subscribe {
+			return covers(string(filter), name)
+		}
+		return matchTopicBytes(filter, name)
+	}
 	if own := r.own(username, anonymous); own != nil {
 		for i := range own.deny {
-			if covers(own.deny[i].filter, filter) {
+			if matches(own.deny[i].filter) {
 				return false
 			}
 		}
 		for i := range own.allow {
-			if own.allow[i].access&Read != 0 && covers(own.allow[i].filter, filter) {
+			if own.allow[i].access&access != 0 && matches(own.allow[i].filter) {
 				return true
 			}
 		}
@@ -238,16 +226,16 @@ func (r *Rules) CanSubscribe(clientID, username string, anonymous bool, filter s
 		if p.useUser && anonymous {
 			continue
 		}
-		if covers(string(p.substitute(buf[:0], clientID, username)), filter) {
+		if patternMatches(p.substitute(buf[:0], clientID, username)) {
 			return false
 		}
 	}
 	for i := range r.patterns.allow {
 		p := &r.patterns.allow[i]
-		if p.access&Read == 0 || (p.useUser && anonymous) {
+		if p.access&access == 0 || (p.useUser && anonymous) {
 			continue
 		}
-		if covers(string(p.substitute(buf[:0], clientID, username)), filter) {
+		if patternMatches(p.substitute(buf[:0], clientID, username)) {
 			return true
 		}
 	}
