@@ -156,27 +156,6 @@ func dialClient(t testing.TB, ln net.Listener, version byte) *client {
 	return newClient(t, nc, version)
 }
 
-// A listener that refuses anonymous clients says so in CONNACK.
-func TestAnonymousRefused(t *testing.T) {
-	srv := New(quietOptions())
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln, ListenerOptions{AllowAnonymous: false})
-	defer srv.Shutdown(context.Background())
-	for _, tc := range []struct {
-		version byte
-		want    packet.ReasonCode
-	}{{packet.V5, packet.NotAuthorized}, {packet.V311, packet.NotAuthorized}} {
-		c := dialClient(t, ln, tc.version)
-		ack := c.connect(&packet.Connect{ClientID: "anon", CleanStart: true})
-		if tc.version == packet.V5 && ack.ReasonCode != tc.want {
-			t.Errorf("v%d: CONNACK %v, want %v", tc.version, ack.ReasonCode, tc.want)
-		}
-		if tc.version != packet.V5 && ack.ReasonCode.V3ConnackCode() != packet.V3NotAuthorized && !strings.Contains(ack.ReasonCode.String(), "5") {
-			t.Errorf("v%d: CONNACK %v, want return code 5", tc.version, ack.ReasonCode)
-		}
-	}
-}
-
 // A v5 client is told why in a Reason String, unless the string would make
 // the packet larger than the client accepts [MQTT-3.14.2-3]; Response
 // Information answers Request Response Information (5.0 section 4.10).
