@@ -2,6 +2,8 @@
 //
 //	gridmq serve [flags]    run the broker (gridmq serve --help lists the flags)
 //	gridmq bench SCENARIO   load a broker and measure it (gridmq bench --help)
+//	gridmq user SUBCOMMAND  manage the password file (gridmq user --help)
+//	gridmq passwd ...       the same with mosquitto_passwd's options
 //	gridmq version          print the version
 //	gridmq help [command]   explain a command
 //
@@ -31,6 +33,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "user":
+		return runUser(args[1:], os.Stdin, stdout, stderr)
+	case "passwd":
+		return runPasswd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -51,6 +57,10 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		serveHelp(stdout)
 	case "bench":
 		return runBench([]string{"--help"}, stdout, stderr)
+	case "user":
+		userHelp(stdout)
+	case "passwd":
+		passwdHelp(stdout)
 	case "version":
 		fmt.Fprintln(stdout, "Usage: gridmq version\n\nPrint gridmq's version.")
 	default:
@@ -66,6 +76,9 @@ func usage(w io.Writer) {
 Usage:
   gridmq serve [flags]     run the broker; with no flags on 127.0.0.1:20200
   gridmq bench SCENARIO    load a broker and measure it: conn, pub, sub, fanin, fanout, p2p
+  gridmq user SUBCOMMAND   manage the password file: add, passwd, delete, list,
+                           import, sync
+  gridmq passwd ARGS       manage the password file with mosquitto_passwd's options
   gridmq version           print the version
   gridmq help [command]    explain a command
 

@@ -26,6 +26,9 @@ var (
 	ErrMalformedLine = errors.New(`line is not "username:hash"`)
 	ErrDuplicateUser = errors.New("user appears twice")
 	ErrBadUsername   = errors.New("invalid username")
+	// ErrEmptyPassword refuses what mosquitto_passwd refuses: an empty password would let
+	// anyone who knows the username connect.
+	ErrEmptyPassword = errors.New("empty password")
 )
 
 // ParseError locates a bad line. Its message names the file and line and never includes the
@@ -102,6 +105,10 @@ func Load(path string) (*File, error) {
 	return Parse(path, data)
 }
 
+// CheckUsername reports whether user can be stored, so that a command can refuse a bad name
+// before it asks for a password.
+func CheckUsername(user string) error { return checkUsername(user) }
+
 // checkUsername rejects names that could not be read back: Mosquitto splits at the first ':'
 // and trims blanks, '#' starts a comment, and MQTT limits a UTF-8 string to 65535 bytes.
 func checkUsername(user string) error {
@@ -137,6 +144,9 @@ func (f *File) Set(user, password string, h Hasher) error {
 	if err := checkUsername(user); err != nil {
 		return err
 	}
+	if password == "" {
+		return ErrEmptyPassword
+	}
 	if h == nil {
 		h = PBKDF2{}
 	}
@@ -148,13 +158,25 @@ func (f *File) Set(user, password string, h Hasher) error {
 	if err != nil {
 		return err
 	}
+	f.setHash(user, decoded)
+	return nil
+}
+
+// Has reports whether user is in the file.
+func (f *File) Has(user string) bool {
+	_, ok := f.index[user]
+	return ok
+}
+
+// setHash adds user with h, or replaces the hash of an existing user in place.
+// The caller has checked the username.
+func (f *File) setHash(user string, h *hash) {
 	if i, ok := f.index[user]; ok {
-		f.lines[i].hash = decoded
-		return nil
+		f.lines[i].hash = h
+		return
 	}
 	f.index[user] = len(f.lines)
-	f.lines = append(f.lines, line{user: user, hash: decoded})
-	return nil
+	f.lines = append(f.lines, line{user: user, hash: h})
 }
 
 // Delete removes user and reports whether it was present.
@@ -227,7 +249,9 @@ func (f *File) Bytes() []byte {
 
 // WriteFile replaces the file at path atomically with mode 0600: it writes a temporary file in
 // the same directory, syncs it, renames it over path and syncs the directory, so a crash
-// leaves either the old file or the new one, never a mix.
+// leaves either the old file or the new one, never a mix. A file replaced keeps its owner and
+// group, so that root editing the file of a broker running as another user does not lock the
+// broker out of it.
 func (f *File) WriteFile(path string) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -241,6 +265,9 @@ func (f *File) WriteFile(path string) (err error) {
 		}
 	}()
 	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if err = keepOwner(tmp, path); err != nil {
 		return err
 	}
 	if _, err = tmp.Write(f.Bytes()); err != nil {
