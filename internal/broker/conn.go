@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -52,7 +53,8 @@ type conn struct {
 	nc     net.Conn
 	lo     ListenerOptions
 	remote string
-	fd     int32 // the socket's descriptor for the idle poller; -1 if not TCP
+	fd     int32           // the socket's descriptor for the idle poller; -1 if not TCP
+	raw    syscall.RawConn // for writes that must not block (flush.go); nil if not a socket
 	reader *packet.Reader
 	done   chan struct{} // closed when serve has finished, session detached
 
@@ -69,10 +71,16 @@ type conn struct {
 
 	// Reader goroutine only.
 	inAliases session.InboundAliases
+	flushSet  []*conn // connections to write to before the next read; see flush.go
 
 	idleDeadline time.Time // while parked: when the keep alive runs out; guarded by the idle poller
 	lingering    bool      // the reader waits for bytes for at most lingerFor
 	deadlineSet  bool      // a read deadline is armed on nc
+
+	// writeMu is held by whoever takes bytes to send and writes them, the
+	// writer goroutine or a reader (flush.go), so that they go out in order.
+	// It comes before outMu.
+	writeMu sync.Mutex
 
 	outMu      sync.Mutex // guards the fields below
 	sess       *sessionState
@@ -85,7 +93,7 @@ type conn struct {
 	connacked  bool
 	writerWG   sync.WaitGroup
 
-	// Writer goroutine only (one at a time, ordered by outMu).
+	// Holder of writeMu only.
 	outAliases session.OutboundAliases
 
 	// delivering is set while the reader waits for room in a subscriber's
@@ -94,7 +102,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
-	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), fd: socketFD(nc), done: make(chan struct{}), keepWill: true}
+	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), fd: socketFD(nc), raw: rawConnOf(nc), done: make(chan struct{}), keepWill: true}
 	c.reader = packet.NewReader(countingReader{c})
 	if s.opts.MaxPacketSize > 0 {
 		c.reader.SetMaxPacketSize(s.opts.MaxPacketSize)
@@ -110,6 +118,9 @@ type countingReader struct{ c *conn }
 
 func (r countingReader) Read(p []byte) (int, error) {
 	c := r.c
+	if len(c.flushSet) > 0 {
+		c.flushPending() // before this read may wait
+	}
 	switch {
 	case c.lingering:
 		c.nc.SetReadDeadline(time.Now().Add(lingerFor))
@@ -121,7 +132,13 @@ func (r countingReader) Read(p []byte) (int, error) {
 		c.nc.SetReadDeadline(time.Time{})
 		c.deadlineSet = false
 	}
-	n, err := c.nc.Read(p)
+	var n int
+	var err error
+	if c.raw != nil {
+		n, err = rawRead(c.raw, p)
+	} else {
+		n, err = c.nc.Read(p)
+	}
 	r.c.srv.stats.bytesReceived.Add(uint64(n))
 	return n, err
 }
@@ -176,6 +193,7 @@ func (c *conn) readLoop() {
 			}
 		}
 		if c.reader.Buffered() == 0 {
+			c.flushPending() // parked, c may not read again for a long time
 			c.reader.Release()
 			if c.fd < 0 || !c.srv.idlePoller().park(c) {
 				go c.awaitPacket()
@@ -290,7 +308,7 @@ func (c *conn) controlQueued() {
 		c.nc.SetReadDeadline(time.Now()) // stop reading from it now
 		return
 	}
-	c.kick()
+	c.flushLater(c)
 }
 
 // closeWith starts closing the connection for err: a v5 client that has
@@ -375,6 +393,7 @@ func appendWithReason(dst []byte, p packet.Packet, props *packet.Properties, rea
 // socket, waits for the writer, detaches the session, and logs why.
 func (c *conn) finish(err error) {
 	s := c.srv
+	c.flushPending()
 	c.closeWith(err)
 	c.writerWG.Wait()
 	c.closeSocket()

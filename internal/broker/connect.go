@@ -321,7 +321,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		if stale != nil {
 			s.endSession(stale, false)
 		}
-		c.kick()
+		c.flushLater(c) // CONNACK, and a resumed session's messages
 		return nil
 	}
 }

@@ -155,7 +155,7 @@ func (c *conn) handleAck(a *packet.Ack) error {
 		switch {
 		case a.ReasonCode.IsError():
 			if more {
-				c.kick()
+				c.flushLater(c)
 			}
 		case ok:
 			c.sendAck(packet.PUBREL, a.PacketID, packet.Success) // [MQTT-4.3.3-4]
@@ -170,7 +170,7 @@ func (c *conn) handleAck(a *packet.Ack) error {
 		more := st.outbox.Pending() // a slot freed for a message waiting on the window
 		st.mu.Unlock()
 		if more {
-			c.kick()
+			c.flushLater(c)
 		}
 		return nil
 	}

@@ -136,6 +136,8 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 			switch {
 			case verdict == session.Dropped:
 				s.stats.drop(reason, 1)
+			case c != nil && from != nil:
+				from.flushLater(c)
 			case c != nil:
 				c.kick()
 			}
@@ -147,6 +149,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 		wake, seen := st.spaceWait, st.progress
 		st.mu.Unlock()
 		c.kick()
+		from.flushPending() // what this reader owes others must not wait with it
 
 		from.delivering.Store(true)
 		if timer == nil {
@@ -172,7 +175,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 // deliverAll queues d for st regardless of the queue limits. It is for the
 // retained messages a SUBSCRIBE asks for: a snapshot, bounded by the
 // retained store, that the subscribing client's own reader produces.
-func (s *Server) deliverAll(st *sessionState, d session.Delivery) {
+func (s *Server) deliverAll(st *sessionState, d session.Delivery, from *conn) {
 	st.mu.Lock()
 	if st.ended {
 		st.mu.Unlock()
@@ -182,6 +185,6 @@ func (s *Server) deliverAll(st *sessionState, d session.Delivery) {
 	st.outbox.Push(d, session.Limits{QueueQoS0: true}, c != nil, false)
 	st.mu.Unlock()
 	if c != nil {
-		c.kick()
+		from.flushLater(c)
 	}
 }

@@ -4,9 +4,10 @@
 // It never imports config or cmd; the interfaces it consumes (authentication,
 // storage) are declared here and implemented elsewhere.
 //
-// Lock order: Server.mu, then conn.outMu, then sessionState.mu. The index
-// and the retained tree lock on their own and call nothing while locked. No
-// lock is held during socket I/O, and a publisher never waits while holding one.
+// Lock order: Server.mu, then conn.writeMu, then conn.outMu, then
+// sessionState.mu. The index and the retained tree lock on their own and
+// call nothing while locked. writeMu is the only lock held during socket
+// I/O, and a publisher never waits while holding a lock.
 package broker
 
 import (

@@ -90,7 +90,7 @@ func (c *conn) sendRetained(filter string, o subOptions) {
 	})
 	for _, m := range msgs {
 		if c.srv.mayReceive(c.sess, m.Topic) {
-			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs})
+			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs}, c)
 		}
 	}
 }

@@ -102,6 +102,7 @@ func (c *conn) writeLoop() {
 	yielded, lingered := false, false
 	for {
 		borrow()
+		c.writeMu.Lock()
 		c.outMu.Lock()
 		out = append(out, c.ctl...)
 		c.ctl = c.ctl[:0]
@@ -121,6 +122,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if len(out) == 0 {
+			c.writeMu.Unlock()
 			if !yielded {
 				// Give publishers on other cores a moment: under a steady
 				// stream the next message is usually there already.
@@ -170,6 +172,7 @@ func (c *conn) writeLoop() {
 		}
 		yielded, lingered = false, false
 		n, err := c.nc.Write(out)
+		c.writeMu.Unlock()
 		c.srv.stats.bytesSent.Add(uint64(n))
 		if st != nil && err == nil && !closing {
 			st.mu.Lock()
