@@ -110,7 +110,7 @@ def broker_command(broker, port, out):
         return ["sh", "-c", f'ulimit -n "$(ulimit -Hn)"; exec mosquitto -c {conf}']
     if broker == "mochi":
         return [os.path.join(out, "mochi"), "--listen", f"127.0.0.1:{port}"]
-    return [os.path.join(out, "gridmq"), "serve", "--listen", f"127.0.0.1:{port}",
+    return [os.path.join(out, "gridmq"), "serve", "--listen", f"127.0.0.1:{port}", "--allow-anonymous",
             "--max-queued-messages", "0", "--sys-interval", "0"]
 
 
@@ -119,7 +119,7 @@ def display_command(broker):
         return "sh -c 'ulimit -n $(ulimit -Hn); exec mosquitto -c bench/out/mosquitto.conf'"
     if broker == "mochi":
         return "bench/out/mochi --listen 127.0.0.1:PORT"
-    return "bench/out/gridmq serve --listen 127.0.0.1:PORT --max-queued-messages 0 --sys-interval 0"
+    return "bench/out/gridmq serve --listen 127.0.0.1:PORT --allow-anonymous --max-queued-messages 0 --sys-interval 0"
 
 
 class Broker:

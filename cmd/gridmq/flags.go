@@ -78,7 +78,7 @@ func (f *serveFlags) parse(args []string) (*config.Config, error) {
 		}
 	})
 	if len(f.listen) > 0 {
-		cfg.Listeners = nil
+		cfg.Listeners, cfg.DefaultListener = nil, false
 		for _, addr := range f.listen {
 			l, err := config.ParseListener(addr)
 			if err != nil {

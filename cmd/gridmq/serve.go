@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gridmq/gridmq/internal/auth"
 	"github.com/gridmq/gridmq/internal/broker"
 )
 
@@ -23,7 +24,7 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	opts, specs, err := parseServe(args)
+	cfg, err := newServeFlags().parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		serveHelp(stdout)
@@ -35,24 +36,41 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	opts, specs := brokerOptions(cfg), listenerSpecs(cfg)
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	var store *auth.Store
+	if cfg.PasswordFile != "" || cfg.ACLFile != "" || cfg.StandardUser != "" {
+		if store, err = auth.Open(authOptions(cfg)); err != nil {
+			printError(stderr, err)
+			return 2
+		}
+		if cfg.PasswordFile != "" {
+			opts.Authenticator = store
+		}
+		if cfg.ACLFile != "" {
+			opts.Authorizer = store
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Once shutdown has begun, a second signal ends the process at once.
 	context.AfterFunc(ctx, stop)
-	return serve(ctx, opts, specs, stdout, stderr)
+	return serve(ctx, opts, specs, store, stdout, stderr)
 }
 
 // serve opens every listener, runs the broker on them until ctx is done or
-// one of them fails, then shuts the broker down.
-func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, stdout, stderr io.Writer) int {
+// one of them fails, then shuts the broker down. store, if not nil, holds
+// the password and ACL files, which are reloaded when they change and on
+// SIGHUP.
+func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store *auth.Store, stdout, stderr io.Writer) int {
 	lns, err := listen(specs)
 	if err != nil {
 		printError(stderr, err)
 		return 1
 	}
 	srv := broker.New(opts)
+	watchAuthFiles(ctx, srv, store, opts.Logger)
 	for i, ln := range lns {
 		access := "refused"
 		if specs[i].allowAnonymous {

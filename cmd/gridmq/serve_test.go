@@ -30,7 +30,7 @@ func (s *syncBuffer) String() string {
 // TestServeStopsCleanly runs serve as a signal would end it: cancelling ctx
 // must shut the broker down and return 0.
 func TestServeStopsCleanly(t *testing.T) {
-	path := writeConfig(t, "listener:\n  - {port: 0, bind_address: 127.0.0.1}\n  - {port: 0, bind_address: 127.0.0.1, allow_anonymous: false}\n")
+	path := writeConfig(t, "listener:\n  - {port: 0, bind_address: 127.0.0.1, allow_anonymous: true}\n  - {port: 0, bind_address: 127.0.0.1, allow_anonymous: false}\n")
 	opts, specs, err := parseServe([]string{"--config", path})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- serve(ctx, opts, specs, &stdout, &stderr) }()
+	go func() { done <- serve(ctx, opts, specs, nil, &stdout, &stderr) }()
 
 	announced := regexp.MustCompile(`(?m)^gridmq: listening on 127\.0\.0\.1:\d+ \(mqtt, anonymous allowed\)\n` +
 		`gridmq: listening on 127\.0\.0\.1:\d+ \(mqtt, anonymous refused\)\n`)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/gridmq/gridmq/internal/auth"
 	"github.com/gridmq/gridmq/internal/broker"
 	"github.com/gridmq/gridmq/internal/config"
 )
@@ -22,6 +25,22 @@ func parseServe(args []string) (broker.Options, []listenerSpec, error) {
 	return brokerOptions(cfg), listenerSpecs(cfg), nil
 }
 
+// authOptions is the one place configuration becomes the auth store's
+// options. The standard user's password may come from the environment, so
+// that it need not be written in a file or on a command line.
+func authOptions(c *config.Config) auth.Options {
+	o := auth.Options{
+		PasswordFile:     c.PasswordFile,
+		ACLFile:          c.ACLFile,
+		StandardUser:     c.StandardUser,
+		StandardPassword: c.StandardPassword,
+	}
+	if pw := os.Getenv("GRIDMQ_MQTT_PASSWORD"); pw != "" {
+		o.StandardPassword = pw
+	}
+	return o
+}
+
 // brokerOptions is the one place configuration becomes broker options.
 // Logger is left for the caller.
 func brokerOptions(c *config.Config) broker.Options {
@@ -39,6 +58,7 @@ func brokerOptions(c *config.Config) broker.Options {
 	o.PersistentClientExpiration = c.PersistentClientExpiration
 	o.QueueQoS0Messages = c.QueueQoS0Messages
 	o.StallTimeout = c.StallTimeout
+	o.AuthFailDelay = c.AuthFailDelay
 	o.Version = version
 	return o
 }

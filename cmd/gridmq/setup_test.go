@@ -153,16 +153,19 @@ listener:
 	}{
 		{"file listeners replace the default", []string{"--config", twoListeners}, []listenerSpec{
 			{addr: "0.0.0.0:20201", allowAnonymous: false},
-			{addr: "127.0.0.1:20202", allowAnonymous: true, loopback: true},
+			{addr: "127.0.0.1:20202", allowAnonymous: false, loopback: true}, // configured: credentials asked
 			{addr: "10.1.2.3:20203", allowAnonymous: true},
 		}},
 		{"--listen replaces the file's listeners", []string{"--config", twoListeners, "--listen", "127.0.0.1:0"}, []listenerSpec{
-			{addr: "127.0.0.1:0", allowAnonymous: true, loopback: true},
+			{addr: "127.0.0.1:0", allowAnonymous: false, loopback: true},
 		}},
-		{"--listen repeats", []string{"--listen", "127.0.0.1:20200", "--listen", "[::1]:20200", "--listen", "localhost:20201"}, []listenerSpec{
+		{"--listen repeats", []string{"--listen", "127.0.0.1:20200", "--listen", "[::1]:20200", "--listen", "localhost:20201", "--allow-anonymous"}, []listenerSpec{
 			{addr: "127.0.0.1:20200", allowAnonymous: true, loopback: true},
 			{addr: "[::1]:20200", allowAnonymous: true, loopback: true},
 			{addr: "localhost:20201", allowAnonymous: true, loopback: true},
+		}},
+		{"a password file closes the default listener", []string{"--password-file", "/etc/gridmq/passwd"}, []listenerSpec{
+			{addr: "127.0.0.1:20200", loopback: true},
 		}},
 		{"non-loopback refuses anonymous", []string{"--listen", "0.0.0.0:20200", "--listen", ":20201", "--listen", "192.168.1.5:20202", "--listen", "[::]:20203"}, []listenerSpec{
 			{addr: "0.0.0.0:20200"},

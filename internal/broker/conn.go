@@ -63,6 +63,7 @@ type conn struct {
 	version      byte
 	clientID     string
 	username     string // as authenticated; "" and anonymous when none was sent
+	authStamp    string // the Authenticator's stamp for the credentials admitted
 	anonymous    bool
 	keepAlive    time.Duration // 1.5 x the negotiated keep alive [MQTT-3.1.2-24]; 0 = none
 	maxPacketOut uint32        // client's Maximum Packet Size; 0 = protocol maximum
@@ -425,6 +426,8 @@ func (s *Server) logEnd(c *conn, err error) {
 	case errors.Is(err, errShutdown):
 	case errors.Is(err, errTakenOver), errors.Is(err, errKeepAlive):
 		s.log.Info("connection closed", "client", c.clientID, "remote", c.remote, "reason", err.Error())
+	case errors.Is(err, packet.BadUserNameOrPassword), errors.Is(err, packet.NotAuthorized), errors.Is(err, packet.ConnectionRateExceeded):
+		s.log.Info("connection refused", "client", c.clientID, "remote", c.remote, "reason", err.Error())
 	case errors.As(err, &pe):
 		s.stats.protocolErrors.Add(1)
 		s.log.Warn("connection closed for bad input", "client", c.clientID, "remote", c.remote, "reason", err.Error())

@@ -50,6 +50,8 @@ type Options struct {
 	Authenticator Authenticator
 	// Authorizer decides publish, subscribe and delivery; nil allows all.
 	Authorizer Authorizer
+	// AuthFailDelay holds back a CONNACK that refuses credentials.
+	AuthFailDelay time.Duration
 }
 
 // DefaultOptions are Mosquitto 2.0's defaults where it has one.

@@ -24,6 +24,8 @@ type stats struct {
 	drops [session.NumDropReasons]atomic.Uint64
 	// protocolErrors counts connections closed for bad input.
 	protocolErrors atomic.Uint64
+	// authFailures counts CONNECTs refused by the Authenticator.
+	authFailures atomic.Uint64
 }
 
 func (st *stats) drop(r session.DropReason, n uint64) {
@@ -57,6 +59,7 @@ type Stats struct {
 	PublishDropped   uint64
 	Drops            map[string]uint64 // by reason
 	ProtocolErrors   uint64
+	AuthFailures     uint64
 }
 
 // Stats returns the counters as they are now.
@@ -78,6 +81,7 @@ func (s *Server) Stats() Stats {
 		PublishSent:      s.stats.publishSent.Load(),
 		PublishDropped:   s.stats.publishDropped.Load(),
 		ProtocolErrors:   s.stats.protocolErrors.Load(),
+		AuthFailures:     s.stats.authFailures.Load(),
 		Drops:            make(map[string]uint64, session.NumDropReasons),
 	}
 	for r := range session.NumDropReasons {

@@ -77,6 +77,7 @@ func (s *Server) publishSys(load *sysLoad) {
 		{"retained messages/count", strconv.Itoa(st.Retained)},
 		{"subscriptions/count", strconv.Itoa(st.Subscriptions)},
 		{"store/messages/count", strconv.Itoa(st.Retained)},
+		{"clients/auth_failures", u(st.AuthFailures)}, // gridmq's own
 	}
 	for reason, n := range st.Drops {
 		topics = append(topics, struct{ name, value string }{"publish/messages/dropped/" + reason, u(n)})

@@ -27,6 +27,8 @@ type Config struct {
 	// Listeners (key "listener") are the TCP addresses to serve. A file that
 	// has the key replaces the default listener, 127.0.0.1:20200.
 	Listeners []Listener
+	// DefaultListener is true while Listeners is still the default one.
+	DefaultListener bool
 	// AllowAnonymous (allow_anonymous) applies to every listener that has no
 	// allow_anonymous of its own; nil leaves the choice to the listener's
 	// address (see AnonymousAllowed).
@@ -66,6 +68,19 @@ type Config struct {
 	// QueueQoS0Messages (queue_qos0_messages) queues QoS 0 messages for
 	// offline persistent sessions.
 	QueueQoS0Messages bool
+	// PasswordFile (password_file) is a Mosquitto password file; clients that
+	// send a username are checked against it. "" means none.
+	PasswordFile string
+	// ACLFile (acl_file) is a Mosquitto ACL file; "" allows every topic.
+	ACLFile string
+	// StandardUser (mqtt_username) and StandardPassword (mqtt_password) name
+	// a user added to the password file at start when it is absent, never
+	// changed when present: the account every site's tooling uses.
+	StandardUser     string
+	StandardPassword string
+	// AuthFailDelay (auth_fail_delay, a Go duration) holds back the CONNACK
+	// that refuses bad credentials; 0 answers at once.
+	AuthFailDelay time.Duration
 	// StallTimeout (stall_timeout, a Go duration such as "5s") is how long a
 	// publisher waits on a subscriber whose queue is full before that
 	// subscriber is treated as stalled. gridmq's own key; always > 0.
@@ -90,6 +105,7 @@ type Listener struct {
 func Default() *Config {
 	return &Config{
 		Listeners:               []Listener{{Port: DefaultPort, BindAddress: "127.0.0.1"}},
+		DefaultListener:         true,
 		MaxQueuedMessages:       1000,
 		MaxInflightMessages:     20,
 		MaxKeepalive:            65535,
@@ -109,9 +125,9 @@ func (l Listener) Addr() string {
 
 // AnonymousAllowed reports whether clients that send no username may connect
 // on l. The listener's own allow_anonymous wins, then the top-level one; with
-// neither, only a loopback listener admits anonymous clients, as Mosquitto 2.0
-// does when no listener is configured. Until gridmq authenticates clients, an
-// explicit true is the only way to admit clients on a non-loopback listener.
+// neither, only the default listener (127.0.0.1:20200, when no listener is
+// configured) admits them, and only when there is no password file: as
+// Mosquitto 2.0 does, a listener someone configured asks for credentials.
 func (c *Config) AnonymousAllowed(l Listener) bool {
 	if l.AllowAnonymous != nil {
 		return *l.AllowAnonymous
@@ -119,7 +135,7 @@ func (c *Config) AnonymousAllowed(l Listener) bool {
 	if c.AllowAnonymous != nil {
 		return *c.AllowAnonymous
 	}
-	return IsLoopback(l.BindAddress)
+	return c.DefaultListener && c.PasswordFile == ""
 }
 
 // IsLoopback reports whether host names only the local machine: an address in

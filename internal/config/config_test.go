@@ -33,6 +33,36 @@ var keyTests = []struct {
 		wrongType: "1", typeErr: "must be true or false (got 1)",
 	},
 	{
+		key: "password_file", get: func(c *Config) any { return c.PasswordFile },
+		def: "", good: "/etc/gridmq/passwd", want: "/etc/gridmq/passwd",
+		bad: "", badErr: "needs a value",
+		wrongType: "[a, b]", typeErr: "must be a string (got a list)",
+	},
+	{
+		key: "acl_file", get: func(c *Config) any { return c.ACLFile },
+		def: "", good: "/etc/gridmq/acl", want: "/etc/gridmq/acl",
+		bad: "", badErr: "needs a value",
+		wrongType: "{a: b}", typeErr: "must be a string (got a mapping)",
+	},
+	{
+		key: "mqtt_username", get: func(c *Config) any { return c.StandardUser },
+		def: "", good: "smc", want: "smc",
+		bad: "", badErr: "needs a value",
+		wrongType: "[smc]", typeErr: "must be a string (got a list)",
+	},
+	{
+		key: "mqtt_password", get: func(c *Config) any { return c.StandardPassword },
+		def: "", good: "s3cret", want: "s3cret",
+		bad: "", badErr: "needs a value",
+		wrongType: "[x]", typeErr: "must be a string (got a list)",
+	},
+	{
+		key: "auth_fail_delay", get: func(c *Config) any { return c.AuthFailDelay },
+		def: time.Duration(0), good: "2s", want: 2 * time.Second,
+		bad: "2m", badErr: `must be between 0s and 1m (got "2m")`,
+		wrongType: "[1]", typeErr: `must be a duration such as "5s", "500ms" or "1m30s" (got a list)`,
+	},
+	{
 		key: "max_queued_messages", get: func(c *Config) any { return c.MaxQueuedMessages },
 		def: 1000, good: "0", want: 0,
 		bad: "-1", badErr: "must be 0 (no limit) or more (got -1)",
@@ -217,8 +247,8 @@ func TestFileErrors(t *testing.T) {
 	}{
 		{"unknown key", "max_qos: 1\nretain_available: true\nmax_queud_messages: 10\n",
 			`gridmq.yaml:3: unknown key "max_queud_messages"`},
-		{"unsupported mosquitto key", "max_qos: 1\npassword_file: /etc/mosquitto/passwd\n",
-			`gridmq.yaml:2: "password_file" is not supported yet (no authentication yet: allow_anonymous decides who may connect)`},
+		{"unsupported mosquitto key", "max_qos: 1\npsk_file: /etc/mosquitto/psk\n",
+			`gridmq.yaml:2: "psk_file" is not supported yet (TLS)`},
 		{"unsupported without a hint", "include_dir: /etc/gridmq/conf.d\n",
 			`gridmq.yaml:1: "include_dir" is not supported yet`},
 		{"persistence", "\npersistence: true\n",
@@ -409,6 +439,7 @@ func TestLoad(t *testing.T) {
 	want := Default()
 	want.MaxQoS = 1
 	want.Listeners = []Listener{{Port: 20250, BindAddress: "0.0.0.0"}}
+	want.DefaultListener = false
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v, want %+v", c, want)
 	}
@@ -427,32 +458,35 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// As Mosquitto 2.0: the listener used when none is configured admits
+// anonymous clients unless there is a password file; a configured listener,
+// loopback or not, admits them only when allow_anonymous says so.
 func TestAnonymousAllowed(t *testing.T) {
 	tests := []struct {
-		name     string
-		global   *bool
-		listener Listener
-		want     bool
+		name       string
+		configured bool // a listener was configured (file or --listen)
+		password   string
+		global     *bool
+		listener   Listener
+		want       bool
 	}{
-		{"default loopback", nil, Listener{Port: 20200, BindAddress: "127.0.0.1"}, true},
-		{"127.0.0.0/8", nil, Listener{BindAddress: "127.1.2.3"}, true},
-		{"::1", nil, Listener{BindAddress: "::1"}, true},
-		{"localhost", nil, Listener{BindAddress: "localhost"}, true},
-		{"LOCALHOST", nil, Listener{BindAddress: "LOCALHOST"}, true},
-		{"all interfaces", nil, Listener{BindAddress: ""}, false},
-		{"0.0.0.0", nil, Listener{BindAddress: "0.0.0.0"}, false},
-		{"::", nil, Listener{BindAddress: "::"}, false},
-		{"LAN address", nil, Listener{BindAddress: "192.168.1.10"}, false},
-		{"host name", nil, Listener{BindAddress: "mqtt.example.net"}, false},
-		{"global true opens non-loopback", ptr(true), Listener{BindAddress: "0.0.0.0"}, true},
-		{"global false closes loopback", ptr(false), Listener{BindAddress: "127.0.0.1"}, false},
-		{"listener true beats global false", ptr(false), Listener{BindAddress: "0.0.0.0", AllowAnonymous: ptr(true)}, true},
-		{"listener false beats global true", ptr(true), Listener{BindAddress: "127.0.0.1", AllowAnonymous: ptr(false)}, false},
-		{"listener false on loopback", nil, Listener{BindAddress: "localhost", AllowAnonymous: ptr(false)}, false},
+		{"default listener", false, "", nil, Listener{Port: 20200, BindAddress: "127.0.0.1"}, true},
+		{"default listener with a password file", false, "/etc/gridmq/passwd", nil, Listener{Port: 20200, BindAddress: "127.0.0.1"}, false},
+		{"default listener with a password file, allowed", false, "/etc/gridmq/passwd", ptr(true), Listener{Port: 20200, BindAddress: "127.0.0.1"}, true},
+		{"configured loopback", true, "", nil, Listener{BindAddress: "127.0.0.1"}, false},
+		{"configured ::1", true, "", nil, Listener{BindAddress: "::1"}, false},
+		{"all interfaces", true, "", nil, Listener{BindAddress: ""}, false},
+		{"LAN address", true, "", nil, Listener{BindAddress: "192.168.1.10"}, false},
+		{"global true opens non-loopback", true, "", ptr(true), Listener{BindAddress: "0.0.0.0"}, true},
+		{"global false closes the default", false, "", ptr(false), Listener{BindAddress: "127.0.0.1"}, false},
+		{"listener true beats global false", true, "", ptr(false), Listener{BindAddress: "0.0.0.0", AllowAnonymous: ptr(true)}, true},
+		{"listener false beats global true", true, "", ptr(true), Listener{BindAddress: "127.0.0.1", AllowAnonymous: ptr(false)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Default()
+			c.DefaultListener = !tt.configured
+			c.PasswordFile = tt.password
 			c.AllowAnonymous = tt.global
 			if got := c.AnonymousAllowed(tt.listener); got != tt.want {
 				t.Errorf("AnonymousAllowed(%+v) = %v, want %v", tt.listener, got, tt.want)

@@ -151,6 +151,50 @@ var keys = []key{
 		},
 	},
 	{
+		name: "password_file", arg: "PATH", def: "",
+		usage: "Mosquitto password file (mosquitto_passwd or gridmq user) that clients sending a username are checked against; reloaded when it changes",
+		decode: func(c *Config, n *yaml.Node) (err error) {
+			c.PasswordFile, err = nonEmptyString(n)
+			return err
+		},
+	},
+	{
+		name: "acl_file", arg: "PATH", def: "",
+		usage: "Mosquitto ACL file deciding who may publish, subscribe to and receive which topics; reloaded when it changes; unset allows all",
+		decode: func(c *Config, n *yaml.Node) (err error) {
+			c.ACLFile, err = nonEmptyString(n)
+			return err
+		},
+	},
+	{
+		name: "mqtt_username", arg: "NAME", def: "",
+		usage: "standard user added to password_file at start if absent (never changed if present); needs mqtt_password",
+		decode: func(c *Config, n *yaml.Node) (err error) {
+			c.StandardUser, err = nonEmptyString(n)
+			return err
+		},
+	},
+	{
+		name: "mqtt_password", arg: "PASSWORD", def: "",
+		usage: "the standard user's password; GRIDMQ_MQTT_PASSWORD, when set, is used instead",
+		decode: func(c *Config, n *yaml.Node) (err error) {
+			c.StandardPassword, err = nonEmptyString(n)
+			return err
+		},
+	},
+	{
+		name: "auth_fail_delay", arg: "DURATION", def: "0s",
+		usage: `wait this long before refusing bad credentials, e.g. "1s"; repeated failures are slowed down anyway`,
+		decode: func(c *Config, n *yaml.Node) error {
+			d, err := durationValue(n)
+			if err == nil && (d < 0 || d > time.Minute) {
+				err = fmt.Errorf("must be between 0s and 1m (got %q)", n.Value)
+			}
+			c.AuthFailDelay = d
+			return err
+		},
+	},
+	{
 		name: "stall_timeout", arg: "DURATION", def: "5s",
 		usage: `how long a subscriber whose queue is full may hold back its publishers before it is treated as stalled; a Go duration such as "5s"`,
 		decode: func(c *Config, n *yaml.Node) error {
@@ -234,6 +278,16 @@ func describe(n *yaml.Node) string {
 		return strconv.Quote(n.Value)
 	}
 	return n.Value
+}
+
+// nonEmptyString decodes a string that must not be empty: an empty path or
+// name is a mistake, not a way to say "none" (leave the key out for that).
+func nonEmptyString(n *yaml.Node) (string, error) {
+	v, err := stringValue(n)
+	if err == nil && v == "" {
+		err = errNoValue
+	}
+	return v, err
 }
 
 // intValue decodes an integer within [lo, hi]; want says the range in words

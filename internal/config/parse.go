@@ -218,6 +218,7 @@ func (p *parser) listeners(c *Config, k, v *yaml.Node) {
 		}
 	}
 	c.Listeners = ls
+	c.DefaultListener = false
 }
 
 func (p *parser) listener(m *yaml.Node) (Listener, bool) {
@@ -280,8 +281,6 @@ func resolve(n *yaml.Node) *yaml.Node {
 // do meanwhile. They are errors, not warnings: a broker that silently ignored
 // password_file would be open to anyone.
 var unsupported = map[string]string{
-	"password_file":         "no authentication yet: allow_anonymous decides who may connect",
-	"acl_file":              "no topic authorization yet",
 	"psk_file":              "TLS",
 	"plugin":                "",
 	"auth_plugin":           "",

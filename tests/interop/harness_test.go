@@ -53,12 +53,13 @@ type Broker struct {
 
 var listeningRE = regexp.MustCompile(`listening on (\S+):(\d+)`)
 
-// StartBroker runs `gridmq serve --listen 127.0.0.1:0 args...`, waits until it
-// says where it listens, and stops it (SIGTERM, then a bounded wait) when the
-// test ends. The test fails if the broker does not exit 0.
+// StartBroker runs `gridmq serve --listen 127.0.0.1:0 --allow-anonymous
+// args...`, waits until it says where it listens, and stops it (SIGTERM,
+// then a bounded wait) when the test ends. The test fails if the broker does
+// not exit 0.
 func StartBroker(t testing.TB, args ...string) *Broker {
 	t.Helper()
-	full := append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
+	full := append([]string{"serve", "--listen", "127.0.0.1:0", "--allow-anonymous"}, args...)
 	return startBrokerArgs(t, full...)
 }
 

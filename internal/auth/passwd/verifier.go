@@ -55,22 +55,58 @@ func (v *Verifier) Replace(f *File) {
 
 // Verify reports whether password is user's password, like File.Verify.
 func (v *Verifier) Verify(user, password string) bool {
+	_, ok := v.VerifyStamp(user, password)
+	return ok
+}
+
+// Known reports whether user has been verified with password before against
+// the hash the user has now: a check that costs no hashing, which a caller
+// may let through where it slows down guesses. stamp is as for VerifyStamp.
+func (v *Verifier) Known(user, password string) (stamp string, ok bool) {
+	if v.max <= 0 {
+		return "", false
+	}
+	mac := v.mac(user, password)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	h := v.file.lookup(user)
+	// Comparing hash strings need not be constant-time: they are not secret from
+	// whoever can time this, only the password is, and it is already reduced to a MAC.
+	if enc, hit := v.cache[mac]; hit && h != nil && enc == h.encoded {
+		return enc, true
+	}
+	return "", false
+}
+
+// Stamp returns what identifies user's current password: the encoded hash,
+// which changes whenever the password does. ok is false for an unknown user.
+func (v *Verifier) Stamp(user string) (stamp string, ok bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if h := v.file.lookup(user); h != nil {
+		return h.encoded, true
+	}
+	return "", false
+}
+
+// VerifyStamp is Verify that also returns the user's stamp (see Stamp) as it
+// was when the password was verified, so that a caller can tell later whether
+// the password has changed since.
+func (v *Verifier) VerifyStamp(user, password string) (stamp string, ok bool) {
 	mac := v.mac(user, password)
 
 	v.mu.Lock()
 	h := v.file.lookup(user)
 	if h != nil && v.max > 0 {
-		// Comparing hash strings need not be constant-time: they are not secret from
-		// whoever can time this, only the password is, and it is already reduced to a MAC.
 		if enc, ok := v.cache[mac]; ok && enc == h.encoded {
 			v.mu.Unlock()
-			return true
+			return enc, true
 		}
 	}
 	v.mu.Unlock()
 
 	if !verifyHash(h, password) {
-		return false
+		return "", false
 	}
 	if v.max > 0 {
 		v.mu.Lock()
@@ -84,7 +120,7 @@ func (v *Verifier) Verify(user, password string) bool {
 		v.cache[mac] = h.encoded
 		v.mu.Unlock()
 	}
-	return true
+	return h.encoded, true
 }
 
 // cached reports the number of cached verifications, for tests.
