@@ -7,6 +7,7 @@ import (
 	stdhash "hash"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultCacheSize bounds a Verifier's cache when NewVerifier is given zero.
@@ -23,12 +24,23 @@ const DefaultCacheSize = 4096
 // hash is still the one it verified against, so a changed or deleted password stops matching at
 // once, even before Replace clears the cache.
 type Verifier struct {
-	macs sync.Pool // of HMAC-SHA256 under a random key that exists nowhere else
-	max  int       // cache bound; immutable
+	macs   sync.Pool     // of HMAC-SHA256 under a random key that exists nowhere else
+	max    int           // cache bound; immutable
+	hashed atomic.Uint64 // full verifications done; see Hashed
 
-	mu    sync.Mutex          // guards the fields below; never held while hashing
-	file  *File               // owned by the Verifier; never modified after Replace
-	cache map[[32]byte]string // MAC of credentials -> hash.encoded they verified against
+	mu       sync.Mutex          // guards the fields below; never held while hashing
+	file     *File               // owned by the Verifier; never modified after Replace
+	cache    map[[32]byte]string // MAC of credentials -> hash.encoded they verified against
+	inflight map[[32]byte]*check // MAC of credentials -> the hash being computed for them
+}
+
+// check is one slow verification in progress. Clients that connect at once with the same
+// credentials (a fleet restarting, a reconnect storm) wait for it instead of each paying the
+// full hash, which on a small machine would hold them all back for seconds.
+type check struct {
+	against *hash         // the hash verified against
+	done    chan struct{} // closed when ok is set
+	ok      bool
 }
 
 // NewVerifier returns a Verifier over f, which the caller must not modify afterwards.
@@ -37,7 +49,7 @@ func NewVerifier(f *File, maxEntries int) *Verifier {
 	if maxEntries == 0 {
 		maxEntries = DefaultCacheSize
 	}
-	v := &Verifier{max: maxEntries, file: f, cache: make(map[[32]byte]string)}
+	v := &Verifier{max: maxEntries, file: f, cache: make(map[[32]byte]string), inflight: make(map[[32]byte]*check)}
 	key := make([]byte, 32)
 	rand.Read(key)
 	v.macs.New = func() any { return hmac.New(sha256.New, key) }
@@ -97,31 +109,55 @@ func (v *Verifier) VerifyStamp(user, password string) (stamp string, ok bool) {
 
 	v.mu.Lock()
 	h := v.file.lookup(user)
-	if h != nil && v.max > 0 {
-		if enc, ok := v.cache[mac]; ok && enc == h.encoded {
-			v.mu.Unlock()
-			return enc, true
+	if h == nil || v.max <= 0 {
+		v.mu.Unlock()
+		if !verifyHash(h, password) {
+			return "", false
 		}
+		return h.encoded, true
 	}
+	if enc, ok := v.cache[mac]; ok && enc == h.encoded {
+		v.mu.Unlock()
+		return enc, true
+	}
+	if c := v.inflight[mac]; c != nil && c.against == h {
+		v.mu.Unlock()
+		<-c.done
+		if !c.ok {
+			return "", false
+		}
+		return h.encoded, true
+	}
+	c := &check{against: h, done: make(chan struct{})}
+	v.inflight[mac] = c
 	v.mu.Unlock()
 
-	if !verifyHash(h, password) {
+	c.ok = verifyHash(h, password)
+	v.hashed.Add(1)
+	v.mu.Lock()
+	if v.inflight[mac] == c {
+		delete(v.inflight, mac)
+	}
+	close(c.done)
+	if !c.ok {
+		v.mu.Unlock()
 		return "", false
 	}
-	if v.max > 0 {
-		v.mu.Lock()
-		if len(v.cache) >= v.max {
-			// Overflow policy: evict one arbitrary entry; the worst case is one more slow hash.
-			for k := range v.cache {
-				delete(v.cache, k)
-				break
-			}
+	if len(v.cache) >= v.max {
+		// Overflow policy: evict one arbitrary entry; the worst case is one more slow hash.
+		for k := range v.cache {
+			delete(v.cache, k)
+			break
 		}
-		v.cache[mac] = h.encoded
-		v.mu.Unlock()
 	}
+	v.cache[mac] = h.encoded
+	v.mu.Unlock()
 	return h.encoded, true
 }
+
+// Hashed reports how many verifications have paid the full hash of a known user: what the
+// cache and the sharing of concurrent checks did not save.
+func (v *Verifier) Hashed() uint64 { return v.hashed.Load() }
 
 // cached reports the number of cached verifications, for tests.
 func (v *Verifier) cached() int {

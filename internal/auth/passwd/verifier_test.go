@@ -2,6 +2,7 @@ package passwd
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -164,6 +165,46 @@ func BenchmarkVerifyCached(b *testing.B) {
 	for b.Loop() {
 		if !v.Verify("alice", "correct horse") {
 			b.Fatal("refused")
+		}
+	}
+}
+
+// Clients connecting at once with the same credentials share one hash: the
+// first computes it, the others wait for its answer, and later ones find the
+// cache. A wrong password shares the refusal and is never cached.
+func TestVerifierSharesConcurrentChecks(t *testing.T) {
+	f := New()
+	if err := f.Set("fleet", "right", PBKDF2{Iterations: 50000}); err != nil {
+		t.Fatal(err)
+	}
+	v := NewVerifier(f, 0)
+	for _, tc := range []struct {
+		password string
+		want     bool
+	}{{"right", true}, {"wrong", false}} {
+		before := v.Hashed()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var wrong atomic.Int32
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, ok := v.VerifyStamp("fleet", tc.password); ok != tc.want {
+					wrong.Add(1)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wrong.Load() != 0 {
+			t.Errorf("%s password: %d of 16 checks answered wrongly", tc.password, wrong.Load())
+		}
+		// A goroutine scheduled after the shared check ended hashes again only for a
+		// wrong password, which is never cached; a right one finds the cache.
+		if n := v.Hashed() - before; tc.want && n != 1 {
+			t.Errorf("16 concurrent checks of the right password hashed %d times, want 1", n)
 		}
 	}
 }
