@@ -162,11 +162,19 @@ Flags:
         print this help
 
 Anonymous clients:
-  gridmq has no password file yet. A loopback listener (127.0.0.0/8, ::1,
-  localhost) admits clients without a username unless allow_anonymous is
-  false; any other listener refuses them unless allow_anonymous is true, and
-  a warning is printed when it is. --allow-anonymous applies to every
-  listener, over allow_anonymous set per listener in the file.
+  Only the default listener (127.0.0.1:20200, when no listener is
+  configured) admits clients without a username, and only when there is no
+  password_file; a configured listener refuses them unless allow_anonymous
+  is true (a warning is printed for a non-loopback one). --allow-anonymous
+  applies to every listener, over allow_anonymous set per listener in the
+  file.
+
+Users and topics:
+  password_file and acl_file are Mosquitto's files, unchanged; they are
+  reloaded within about a second of a change and on SIGHUP, a file that
+  does not load is refused with its line, and clients of a deleted user or
+  changed password are disconnected. 'gridmq user' manages the password
+  file (docs/users.md).
 
 Configuration file (YAML, Mosquitto's key names; every key is optional):
   listener:                   # replaces the default 127.0.0.1:20200
