@@ -85,16 +85,10 @@ func loadOrNew(path string) (*passwd.File, error) {
 }
 
 func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fl := newUserFlags("add").withFile().withHash()
-	pos, err := parseUsage(fl, args, "USER")
+	fl, user, h, err := parseUserCommand("add", args)
 	if err != nil {
 		return err
 	}
-	h, err := hasherUsage(fl)
-	if err != nil {
-		return err
-	}
-	user := pos[0]
 	f, err := loadOrNew(fl.file)
 	if err != nil {
 		return err
@@ -106,16 +100,10 @@ func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 func userPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fl := newUserFlags("passwd").withFile().withHash()
-	pos, err := parseUsage(fl, args, "USER")
+	fl, user, h, err := parseUserCommand("passwd", args)
 	if err != nil {
 		return err
 	}
-	h, err := hasherUsage(fl)
-	if err != nil {
-		return err
-	}
-	user := pos[0]
 	f, err := passwd.Load(fl.file)
 	if err != nil {
 		return err
@@ -124,6 +112,20 @@ func userPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		return fmt.Errorf("no user %q in %s; 'gridmq user add %s' adds it", user, fl.file, user)
 	}
 	return setPassword(f, fl.file, user, h, stdin, stdout, stderr, "~ "+user+" (password changed)")
+}
+
+// parseUserCommand parses the flags and the USER argument of a command that
+// sets a password.
+func parseUserCommand(name string, args []string) (fl *userFlags, user string, h passwd.Hasher, err error) {
+	fl = newUserFlags(name).withFile().withHash()
+	pos, err := parseUsage(fl, args, "USER")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if h, err = hasherUsage(fl); err != nil {
+		return nil, "", nil, err
+	}
+	return fl, pos[0], h, nil
 }
 
 // setPassword reads user's new password, stores it in f, writes f to path and reports done
