@@ -39,7 +39,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	opts, specs := brokerOptions(cfg), listenerSpecs(cfg)
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	var store *auth.Store
-	if cfg.PasswordFile != "" || cfg.ACLFile != "" || cfg.StandardUser != "" {
+	if cfg.PasswordFile != "" || cfg.ACLFile != "" || cfg.StandardUser != "" || cfg.StandardPassword != "" {
 		if store, err = auth.Open(authOptions(cfg)); err != nil {
 			printError(stderr, err)
 			return 2

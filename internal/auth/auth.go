@@ -50,6 +50,9 @@ type Store struct {
 // error names the file and, for a bad line, the line.
 func Open(o Options) (*Store, error) {
 	s := &Store{opts: o, limiter: ratelimit.New(o.Limiter)}
+	if o.StandardPassword != "" && o.StandardUser == "" {
+		return nil, errors.New("mqtt_password needs mqtt_username, the user it is for")
+	}
 	if o.StandardUser != "" {
 		if o.PasswordFile == "" {
 			return nil, errors.New("mqtt_username needs password_file: the standard user is kept there")
@@ -119,6 +122,14 @@ func (s *Store) Reload() error {
 		return err
 	}
 	if f != nil {
+		// A user added or given a new password starts with a clean record: a
+		// device that retried while it did not exist yet is let in at once.
+		for _, u := range f.Users() {
+			now, _ := f.Stamp(u)
+			if before, ok := s.verifier.Stamp(u); !ok || before != now {
+				s.limiter.Succeeded(u)
+			}
+		}
 		s.verifier.Replace(f)
 	}
 	s.rules.Store(rules)
@@ -154,6 +165,12 @@ func (s *Store) Authenticate(remote netip.Addr, username string, password []byte
 	}
 	stamp, ok := s.verifier.VerifyStamp(username, pw)
 	if !ok {
+		if _, known := s.verifier.Stamp(username); !known {
+			// Guessing at a user that does not exist gains nothing, and the answer does
+			// not say it does not exist; counting it against the address would only lock
+			// out a device that retries before an operator adds its user.
+			remote = netip.Addr{}
+		}
 		s.limiter.Failed(remote, username)
 		return "", packet.BadUserNameOrPassword
 	}

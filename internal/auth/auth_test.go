@@ -55,7 +55,7 @@ func TestStandardUser(t *testing.T) {
 	if _, err := s.Authenticate(addr, "smc", []byte("second")); !errors.Is(err, packet.BadUserNameOrPassword) {
 		t.Errorf("the new configured password was accepted (%v); the file's must win", err)
 	}
-	for _, o := range []Options{{StandardUser: "smc", StandardPassword: "x"}, {PasswordFile: path, StandardUser: "smc"}} {
+	for _, o := range []Options{{StandardUser: "smc", StandardPassword: "x"}, {PasswordFile: path, StandardUser: "smc"}, {PasswordFile: path, StandardPassword: "x"}} {
 		if _, err := Open(o); err == nil {
 			t.Errorf("Open(%+v) succeeded; want an error naming what is missing", o)
 		}
@@ -157,5 +157,32 @@ func TestFailuresBackOff(t *testing.T) {
 	}
 	if _, err := s.Authenticate(addr, "nobody", []byte("x")); !errors.Is(err, packet.ConnectionRateExceeded) {
 		t.Errorf("new credentials from a backing-off address: %v, want connection rate exceeded", err)
+	}
+}
+
+// A device that retries before its user exists is let in as soon as a reload
+// adds the user: failures for an unknown user do not count against its
+// address, and a user added or changed starts with a clean record.
+func TestNewUserNotHeldBackByEarlierRetries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "passwd")
+	writePasswd(t, path, map[string]string{"smc": "x"})
+	s, err := Open(Options{PasswordFile: path, Limiter: ratelimit.Config{Free: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := s.Authenticate(addr, "site7", []byte("pw")); err == nil {
+			t.Fatal("an unknown user was admitted")
+		}
+	}
+	writePasswd(t, path, map[string]string{"smc": "x", "site7": "pw"})
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(addr, "site7", []byte("pw")); err != nil {
+		t.Errorf("the added user after retries: %v, want admitted", err)
+	}
+	if _, err := s.Authenticate(addr, "smc", []byte("x")); err != nil {
+		t.Errorf("another user from the same address: %v, want admitted", err)
 	}
 }

@@ -170,7 +170,7 @@ var keys = []key{
 		name: "mqtt_username", arg: "NAME", def: "",
 		usage: "standard user added to password_file at start if absent (never changed if present); needs mqtt_password",
 		decode: func(c *Config, n *yaml.Node) (err error) {
-			c.StandardUser, err = nonEmptyString(n)
+			c.StandardUser, err = scalarText(n)
 			return err
 		},
 	},
@@ -178,7 +178,7 @@ var keys = []key{
 		name: "mqtt_password", arg: "PASSWORD", def: "",
 		usage: "the standard user's password; GRIDMQ_MQTT_PASSWORD, when set, is used instead",
 		decode: func(c *Config, n *yaml.Node) (err error) {
-			c.StandardPassword, err = nonEmptyString(n)
+			c.StandardPassword, err = scalarText(n)
 			return err
 		},
 	},
@@ -288,6 +288,21 @@ func nonEmptyString(n *yaml.Node) (string, error) {
 		err = errNoValue
 	}
 	return v, err
+}
+
+// scalarText is a value's text as written, whatever YAML would type it as:
+// a password or a user name of digits is still text. Its errors never quote
+// the value, which may be a secret.
+func scalarText(n *yaml.Node) (string, error) {
+	switch {
+	case isNull(n):
+		return "", errNoValue
+	case n.Kind != yaml.ScalarNode:
+		return "", fmt.Errorf("must be a string (got %s)", describe(n))
+	case n.Value == "":
+		return "", errNoValue
+	}
+	return n.Value, nil
 }
 
 // intValue decodes an integer within [lo, hi]; want says the range in words

@@ -195,6 +195,15 @@ func (f *File) Delete(user string) bool {
 	return true
 }
 
+// Stamp returns what identifies user's password in f: the encoded hash, which changes
+// whenever the password does. ok is false for an unknown user.
+func (f *File) Stamp(user string) (stamp string, ok bool) {
+	if h := f.lookup(user); h != nil {
+		return h.encoded, true
+	}
+	return "", false
+}
+
 // lookup returns user's hash, or nil.
 func (f *File) lookup(user string) *hash {
 	if i, ok := f.index[user]; ok {

@@ -95,10 +95,7 @@ func (v *Verifier) Known(user, password string) (stamp string, ok bool) {
 func (v *Verifier) Stamp(user string) (stamp string, ok bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if h := v.file.lookup(user); h != nil {
-		return h.encoded, true
-	}
-	return "", false
+	return v.file.Stamp(user)
 }
 
 // VerifyStamp is Verify that also returns the user's stamp (see Stamp) as it
