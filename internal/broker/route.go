@@ -143,10 +143,11 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 			}
 			return
 		}
-		if st.spaceWait == nil {
-			st.spaceWait = make(chan struct{})
+		kind := min(d.QoS, 1)
+		if st.spaceWait[kind] == nil {
+			st.spaceWait[kind] = make(chan struct{})
 		}
-		wake, seen := st.spaceWait, st.progress
+		wake, seen := st.spaceWait[kind], st.progress
 		st.mu.Unlock()
 		c.kick()
 		from.flushPending() // what this reader owes others must not wait with it

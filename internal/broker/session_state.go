@@ -48,9 +48,9 @@ type sessionState struct {
 	will        *will // of the attached connection
 	pendingWill *will // of a closed connection, waiting out its delay
 	willTimer   *time.Timer
-	progress    uint64        // bumped when the writer takes messages or the client acknowledges one
-	stalled     bool          // a publisher waited a whole stall timeout without progress
-	spaceWait   chan struct{} // closed when queue space may have freed; made by a waiting publisher
+	progress    uint64           // bumped when the writer takes messages or the client acknowledges one
+	stalled     bool             // a publisher waited a whole stall timeout without progress
+	spaceWait   [2]chan struct{} // by kind (QoS 0, QoS 1/2): closed when the queue has drained; made by a waiting publisher
 	ended       bool
 }
 
@@ -63,15 +63,23 @@ func newSessionState(s *Server, id string) *sessionState {
 func (st *sessionState) progressedLocked() {
 	st.progress++
 	st.stalled = false
-	st.notifySpaceLocked()
+	for kind, wait := range st.spaceWait {
+		if wait != nil && st.outbox.Drained(byte(kind), st.limits) {
+			close(wait)
+			st.spaceWait[kind] = nil
+		}
+	}
 }
 
-// notifySpaceLocked wakes publishers waiting for room in the queue.
+// notifySpaceLocked wakes every publisher waiting for room in the queue:
+// the session ended, lost its connection, or dropped messages.
 // Caller holds st.mu.
 func (st *sessionState) notifySpaceLocked() {
-	if st.spaceWait != nil {
-		close(st.spaceWait)
-		st.spaceWait = nil
+	for kind, wait := range st.spaceWait {
+		if wait != nil {
+			close(wait)
+			st.spaceWait[kind] = nil
+		}
 	}
 }
 

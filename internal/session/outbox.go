@@ -61,6 +61,21 @@ func (l Limits) Overflow() Limits {
 	return l
 }
 
+// Drained reports whether the queue of qos's kind (QoS 0, or QoS 1/2) has
+// fallen to three quarters of what makes publishers wait under lim, so that
+// waiting publishers are woken for a batch of room, not for every message
+// sent. It is true when the kind has no limit.
+func (o *Outbox) Drained(qos byte, lim Limits) bool {
+	limit, queued := lim.Flow, o.queued0
+	if qos > 0 {
+		queued = o.queued12
+		if lim.MaxQueued > 0 && (limit == 0 || lim.MaxQueued < limit) {
+			limit = lim.MaxQueued
+		}
+	}
+	return limit == 0 || queued <= limit-limit/4
+}
+
 // Outbox is a session's outbound state: messages not yet sent, in FIFO
 // order, and the in-flight window of QoS 1/2 messages awaiting
 // acknowledgement, in send order. The caller synchronizes.

@@ -914,3 +914,26 @@ func TestOutboxResumeRespectsWindow(t *testing.T) {
 		t.Fatalf("after PUBCOMP 4: %+v, want %+v", got, want)
 	}
 }
+
+// Drained is what wakes waiting publishers: a quarter of the limit of the
+// kind they wait on must have been sent first, the lower of Flow and
+// MaxQueued limiting QoS 1/2.
+func TestDrained(t *testing.T) {
+	var o Outbox
+	o.SetWindow(10)
+	lim := Limits{Flow: 8, MaxQueued: 4}
+	for range 4 {
+		o.Push(Delivery{Msg: &Message{}, QoS: 1}, lim, true, false)
+		o.Push(Delivery{Msg: &Message{}, QoS: 0}, lim, true, false)
+	}
+	if o.Drained(1, lim) || !o.Drained(0, lim) {
+		t.Fatalf("4 of 4 QoS 1 and 4 of 8 QoS 0 queued: Drained = %v, %v; want false, true", o.Drained(1, lim), o.Drained(0, lim))
+	}
+	o.Next(time.Now()) // the QoS 1 message at the head goes in flight
+	if !o.Drained(1, lim) {
+		t.Error("3 of 4 QoS 1 queued: not drained")
+	}
+	if !o.Drained(1, Limits{}) {
+		t.Error("no limit: not drained")
+	}
+}
