@@ -132,10 +132,15 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 			verdict, reason = st.outbox.Push(d, st.limits.Overflow(), c != nil, true)
 		}
 		if verdict != session.Full {
+			// With the in-flight window full, the message waits for an
+			// acknowledgement, whose handling sends it: touching the
+			// subscriber's socket now would only contend with its reader.
+			ready := verdict == session.Queued && st.outbox.Pending()
 			st.mu.Unlock()
 			switch {
 			case verdict == session.Dropped:
 				s.stats.drop(reason, 1)
+			case c != nil && !ready:
 			case c != nil && from != nil:
 				from.flushLater(c)
 			case c != nil:
