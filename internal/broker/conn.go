@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/sockio"
 )
 
 const (
@@ -103,7 +104,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
-	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), fd: socketFD(nc), raw: rawConnOf(nc), done: make(chan struct{}), keepWill: true}
+	c := &conn{srv: s, nc: nc, lo: lo, remote: nc.RemoteAddr().String(), fd: socketFD(nc), raw: sockio.RawConn(nc), done: make(chan struct{}), keepWill: true}
 	c.reader = packet.NewReader(countingReader{c})
 	if s.opts.MaxPacketSize > 0 {
 		c.reader.SetMaxPacketSize(s.opts.MaxPacketSize)
@@ -136,7 +137,7 @@ func (r countingReader) Read(p []byte) (int, error) {
 	var n int
 	var err error
 	if c.raw != nil {
-		n, err = rawRead(c.raw, p)
+		n, err = sockio.Read(c.raw, p)
 	} else {
 		n, err = c.nc.Read(p)
 	}

@@ -62,7 +62,7 @@ func (c *conn) writeNow() {
 		c.kick()
 		return
 	}
-	w := rawWriters.Get().(*rawWriter)
+	w := flushScratches.Get().(*flushScratch)
 	w.buf = append(w.buf[:0], c.ctl...)
 	c.ctl = c.ctl[:0]
 	st := c.sess
@@ -74,7 +74,7 @@ func (c *conn) writeNow() {
 	var n int
 	var err error
 	if len(w.buf) > 0 {
-		n, err = w.write(c.raw)
+		n, err = w.w.WriteOnce(c.raw, w.buf)
 		c.srv.stats.bytesSent.Add(uint64(n))
 	}
 	if err != nil {

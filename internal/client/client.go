@@ -13,12 +13,15 @@
 package client
 
 import (
+	"syscall"
+
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gridmq/gridmq/internal/sockio"
 	"io"
 	"net"
 	"sync"
@@ -151,6 +154,8 @@ type Client struct {
 	opts    Options
 	addr    string
 	conn    net.Conn
+	raw     syscall.RawConn // for the reader's non-blocking writes; nil if not a socket
+	acks    *sockio.Writer
 	version byte
 	start   time.Time // monotonic origin of lastSent
 
@@ -261,6 +266,8 @@ func Connect(ctx context.Context, o Options) (*Client, *packet.Connack, error) {
 		opts:    o,
 		addr:    o.Addr,
 		conn:    conn,
+		raw:     sockio.RawConn(conn),
+		acks:    sockio.NewWriter(),
 		version: o.Version,
 		start:   time.Now(),
 		pending: make(map[uint16]request),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/gridmq/gridmq/internal/packet"
 )
@@ -194,14 +195,47 @@ func (c *Client) sendAck(kind packet.Type, id uint16, code packet.ReasonCode) {
 	c.outMu.Unlock()
 }
 
-// flushAcks starts the writer for the acknowledgements queued since the
-// last call. The reader calls it before it may block reading.
+// flushAcks sends the acknowledgements queued since the last call. The
+// reader calls it before it may block reading. When no writer runs, the
+// reader writes them itself, once and without waiting for room, which
+// spares a goroutine hand-off on every round trip of a QoS 1 subscriber;
+// what the socket does not take goes to a writer goroutine, so the reader
+// never blocks on a server that is not reading.
 func (c *Client) flushAcks() {
 	if !c.acksQueued {
 		return
 	}
 	c.outMu.Lock()
 	c.acksQueued = false
+	if c.raw == nil || c.writing || len(c.out) == 0 || c.outDone {
+		c.startWriterLocked()
+		c.outMu.Unlock()
+		return
+	}
+	c.writing = true // the socket is ours until we hand the rest on
+	buf := c.takeLocked()
+	c.outMu.Unlock()
+
+	n, err := c.acks.WriteOnce(c.raw, buf)
+	c.lastSent.Store(int64(time.Since(c.start)))
+
+	c.outMu.Lock()
+	c.writing = false
+	if err != nil {
+		c.writeErr = err
+		c.closeOutLocked()
+		c.outMu.Unlock()
+		c.fail(err)
+		return
+	}
+	c.written += uint64(n)
+	if n < len(buf) {
+		// The rest goes before what was queued meanwhile.
+		c.out = append(append(make([]byte, 0, len(buf)-n+len(c.out)), buf[n:]...), c.out...)
+	} else if cap(buf) <= maxKeptBuffer && c.spare == nil {
+		c.spare = buf[:0]
+	}
+	c.wakeOutWaiters()
 	c.startWriterLocked()
 	c.outMu.Unlock()
 }
