@@ -52,6 +52,21 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	data, err := openDataDir(cfg, stderr)
+	if err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	if data != nil {
+		fmt.Fprintf(stdout, "gridmq: data dir %s (durability %s)\n", cfg.DataDir, cfg.Durability)
+		opts.Durable = data
+		defer func() {
+			if err := data.Close(); err != nil {
+				printError(stderr, fmt.Errorf("closing the data dir: %w", err))
+			}
+		}()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Once shutdown has begun, a second signal ends the process at once.
@@ -70,6 +85,17 @@ func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store
 		return 1
 	}
 	srv := broker.New(opts)
+	if opts.Durable != nil {
+		rec, err := srv.Recover()
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			printError(stderr, fmt.Errorf("data dir: %w", err))
+			return 1
+		}
+		fmt.Fprintf(stdout, "gridmq: data dir recovered: %d retained messages (%d expired while stopped)\n", rec.Retained, rec.Expired)
+	}
 	watchAuthFiles(ctx, srv, store, opts.Logger)
 	for i, ln := range lns {
 		access := "refused"

@@ -101,6 +101,9 @@ type conn struct {
 	// delivering is set while the reader waits for room in a subscriber's
 	// queue; see Server.deliver.
 	delivering atomic.Bool
+	// ackWaits counts acknowledgements waiting for the disk; while there
+	// are any, control packets queue behind them (durable.go).
+	ackWaits atomic.Int32
 }
 
 func newConn(s *Server, nc net.Conn, lo ListenerOptions) *conn {
@@ -290,6 +293,10 @@ func expiryInterval(secs uint32) time.Duration {
 // sendControl queues a control packet (an ack, SUBACK, PINGRESP...) for the
 // writer; it goes out before any message queued after it.
 func (c *conn) sendControl(p packet.Packet) {
+	if c.ackWaits.Load() > 0 {
+		c.queueInOrder(p.Encode(nil, c.version))
+		return
+	}
 	c.outMu.Lock()
 	if c.closing {
 		c.outMu.Unlock()

@@ -52,6 +52,10 @@ type Options struct {
 	Authorizer Authorizer
 	// AuthFailDelay holds back a CONNACK that refuses credentials.
 	AuthFailDelay time.Duration
+	// Durable, when not nil, keeps retained messages across restarts; a
+	// QoS 1 or 2 publisher's acknowledgement waits until its retained
+	// message is durable. Call Server.Recover before Serve.
+	Durable Durable
 }
 
 // DefaultOptions are Mosquitto 2.0's defaults where it has one.

@@ -92,7 +92,16 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if len(name) != len(p.Topic) || (len(name) > 0 && &name[0] != &p.Topic[0]) {
 			msg.Topic = string(name) // resolved from a topic alias
 		}
-		s.publish(msg, c)
+		if p.QoS > 0 && msg.Retain && s.opts.Durable != nil {
+			// Acknowledged once the retained message is on disk.
+			kind := packet.PUBACK
+			if p.QoS == 2 {
+				kind = packet.PUBREC
+			}
+			s.publish(msg, c, c.durableAck(kind, p.PacketID))
+			return nil
+		}
+		s.publish(msg, c, nil)
 	} else if !v5 {
 		refusal = packet.Success // 3.1.1 has no way to say no: acknowledge and drop
 	}
@@ -118,6 +127,11 @@ func (c *conn) receiveMaximum() int {
 // nothing.
 func (c *conn) sendAck(kind packet.Type, id uint16, code packet.ReasonCode) {
 	a := packet.Ack{Kind: kind, PacketID: id, ReasonCode: code}
+	if c.ackWaits.Load() > 0 {
+		var b [8]byte
+		c.queueInOrder(a.Encode(b[:0], c.version))
+		return
+	}
 	c.outMu.Lock()
 	if c.closing {
 		c.outMu.Unlock()

@@ -11,18 +11,22 @@ import (
 // it to every matching subscription: the straight line of one PUBLISH. from
 // is the publishing client's connection, nil for the broker's own messages
 // (wills, $SYS).
-func (s *Server) publish(msg *session.Message, from *conn) {
+//
+// kept, when not nil, is called once what the broker must keep of the
+// message (its retained change) is durable; at once when there is nothing
+// to keep. The publisher's acknowledgement waits for it.
+func (s *Server) publish(msg *session.Message, from *conn, kept func(error)) {
 	m := s.index.Match(msg.Topic)
 	// Decided before the message is shared with the retained store or a queue.
 	msg.Fanout = len(m.Plain)+len(m.Groups) > 1
 	if msg.Retain {
-		if len(msg.Payload) == 0 {
-			s.retained.Delete(msg.Topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
-		} else {
-			s.retained.Set(msg.Topic, msg) // [MQTT-3.3.1-5]
-		}
+		s.keepRetained(msg, kept)
+		kept = nil
 	}
 	s.route(msg, m, from)
+	if kept != nil {
+		kept(nil)
+	}
 }
 
 // route delivers msg once to each subscriber with a matching subscription,

@@ -31,6 +31,7 @@ type Server struct {
 	log      *slog.Logger
 	index    *topic.Index[*sessionState, subOptions]
 	retained *topic.Retained[*session.Message]
+	retainMu sync.Mutex // orders retained changes between memory and disk; see keepRetained
 	stats    stats
 	started  time.Time
 	done     chan struct{} // closed when Shutdown starts

@@ -231,5 +231,5 @@ func (s *Server) publishWill(w *will) {
 	if w.expiry > 0 {
 		msg.Expiry = time.Now().Add(w.expiry)
 	}
-	s.publish(msg, nil)
+	s.publish(msg, nil, nil)
 }

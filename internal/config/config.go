@@ -81,6 +81,16 @@ type Config struct {
 	// AuthFailDelay (auth_fail_delay, a Go duration) holds back the CONNACK
 	// that refuses bad credentials; 0 answers at once.
 	AuthFailDelay time.Duration
+	// DataDir (data_dir) is the directory the broker keeps durable state
+	// in; "" keeps everything in memory.
+	DataDir string
+	// Durability (durability) is when a change is on disk before it is
+	// acknowledged: "sync" (fsync first), "interval" (fsync every
+	// DurabilityInterval) or "none" (left to the system).
+	Durability string
+	// DurabilityInterval (durability_interval) is the fsync period of
+	// durability "interval", and the most it can lose.
+	DurabilityInterval time.Duration
 	// StallTimeout (stall_timeout, a Go duration such as "5s") is how long a
 	// publisher waits on a subscriber whose queue is full before that
 	// subscriber is treated as stalled. gridmq's own key; always > 0.
@@ -115,6 +125,8 @@ func Default() *Config {
 		MaxTopicAlias:           10,
 		AllowZeroLengthClientID: true,
 		StallTimeout:            5 * time.Second,
+		Durability:              "sync",
+		DurabilityInterval:      100 * time.Millisecond,
 	}
 }
 

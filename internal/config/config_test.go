@@ -63,6 +63,24 @@ var keyTests = []struct {
 		wrongType: "[1]", typeErr: `must be a duration such as "5s", "500ms" or "1m30s" (got a list)`,
 	},
 	{
+		key: "data_dir", get: func(c *Config) any { return c.DataDir },
+		def: "", good: "/var/lib/gridmq", want: "/var/lib/gridmq",
+		bad: "", badErr: "needs a value",
+		wrongType: "[a]", typeErr: "must be a string (got a list)",
+	},
+	{
+		key: "durability", get: func(c *Config) any { return c.Durability },
+		def: "sync", good: "interval", want: "interval",
+		bad: "always", badErr: `must be sync, interval or none (got "always")`,
+		wrongType: "1", typeErr: "must be a string (got 1)",
+	},
+	{
+		key: "durability_interval", get: func(c *Config) any { return c.DurabilityInterval },
+		def: 100 * time.Millisecond, good: "10ms", want: 10 * time.Millisecond,
+		bad: "0s", badErr: `must be between 1ms and 1m (got "0s")`,
+		wrongType: "[1]", typeErr: `must be a duration such as "5s", "500ms" or "1m30s" (got a list)`,
+	},
+	{
 		key: "max_queued_messages", get: func(c *Config) any { return c.MaxQueuedMessages },
 		def: 1000, good: "0", want: 0,
 		bad: "-1", badErr: "must be 0 (no limit) or more (got -1)",
@@ -252,7 +270,7 @@ func TestFileErrors(t *testing.T) {
 		{"unsupported without a hint", "include_dir: /etc/gridmq/conf.d\n",
 			`gridmq.yaml:1: "include_dir" is not supported yet`},
 		{"persistence", "\npersistence: true\n",
-			`gridmq.yaml:2: "persistence" is not supported yet (sessions and retained messages are kept in memory)`},
+			`gridmq.yaml:2: unknown key "persistence" (set data_dir to keep state on disk)`},
 		{"log_dest", "log_dest: stdout\n",
 			`gridmq.yaml:1: "log_dest" is not supported yet (gridmq logs to standard error)`},
 		{"mosquitto's port", "port: 1883\n",

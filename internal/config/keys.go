@@ -195,6 +195,38 @@ var keys = []key{
 		},
 	},
 	{
+		name: "data_dir", arg: "PATH", def: "",
+		usage: "directory for durable state (retained messages); unset keeps everything in memory; one broker per directory",
+		decode: func(c *Config, n *yaml.Node) (err error) {
+			c.DataDir, err = nonEmptyString(n)
+			return err
+		},
+	},
+	{
+		name: "durability", arg: "MODE", def: "sync",
+		usage: "sync: on disk (fsync) before the acknowledgement; interval: fsync every durability_interval, which a power loss can lose; none: left to the system",
+		decode: func(c *Config, n *yaml.Node) error {
+			v, err := stringValue(n)
+			if err == nil && v != "sync" && v != "interval" && v != "none" {
+				err = fmt.Errorf("must be sync, interval or none (got %q)", v)
+			}
+			c.Durability = v
+			return err
+		},
+	},
+	{
+		name: "durability_interval", arg: "DURATION", def: "100ms",
+		usage: `how often durability "interval" syncs, e.g. "10ms": what a power loss can lose`,
+		decode: func(c *Config, n *yaml.Node) error {
+			d, err := durationValue(n)
+			if err == nil && (d < time.Millisecond || d > time.Minute) {
+				err = fmt.Errorf("must be between 1ms and 1m (got %q)", n.Value)
+			}
+			c.DurabilityInterval = d
+			return err
+		},
+	},
+	{
 		name: "stall_timeout", arg: "DURATION", def: "5s",
 		usage: `how long a subscriber whose queue is full may hold back its publishers before it is treated as stalled; a Go duration such as "5s"`,
 		decode: func(c *Config, n *yaml.Node) error {

@@ -285,10 +285,6 @@ var unsupported = map[string]string{
 	"plugin":                "",
 	"auth_plugin":           "",
 	"per_listener_settings": "allow_anonymous can be set per listener already",
-	"persistence":           "sessions and retained messages are kept in memory",
-	"persistence_location":  "sessions and retained messages are kept in memory",
-	"persistence_file":      "sessions and retained messages are kept in memory",
-	"autosave_interval":     "sessions and retained messages are kept in memory",
 	"log_dest":              "gridmq logs to standard error",
 	"log_type":              "gridmq logs to standard error",
 	"connection_messages":   "",
@@ -307,6 +303,12 @@ var renamed = map[string]string{
 	"port":         "use listener: [{port: 20200}]",
 	"bind_address": "use listener: [{port: 20200, bind_address: 0.0.0.0}]",
 	"maximum_qos":  "gridmq spells it max_qos",
+	// Mosquitto snapshots memory to one file; gridmq writes each change to
+	// its data dir before acknowledging it.
+	"persistence":          "set data_dir to keep state on disk",
+	"persistence_location": "gridmq spells it data_dir",
+	"persistence_file":     "gridmq keeps a directory: data_dir",
+	"autosave_interval":    "gridmq writes every change to data_dir before acknowledging it; see durability",
 }
 
 var listenerUnsupported = map[string]string{

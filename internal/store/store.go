@@ -173,8 +173,11 @@ func (s *Store) setActive(f *os.File, id uint32, size int64) {
 // Commit blocks only while requestQueue commits are already waiting for the
 // committer. done must not block for long: it holds up the callbacks of the
 // commits written with this one. On a closed or failed store, or for ops
-// that are too large, done is called before Commit returns.
+// that are too large, done is called before Commit returns. done may be nil.
 func (s *Store) Commit(ops []Op, done func(error)) {
+	if done == nil {
+		done = ignoreOutcome
+	}
 	r, err := newRequest(ops, done)
 	if err != nil {
 		done(err)
@@ -192,6 +195,9 @@ func (s *Store) Commit(ops []Op, done func(error)) {
 	}
 	s.requests <- r
 }
+
+// ignoreOutcome is the callback of a commit nobody waits for.
+func ignoreOutcome(error) {}
 
 // CommitWait commits ops and waits for the outcome.
 func (s *Store) CommitWait(ops []Op) error {

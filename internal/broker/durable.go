@@ -1,0 +1,157 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/store"
+)
+
+// Durable keeps what the broker must not lose across a crash; internal/store
+// implements it on the data dir. Commit calls done once the ops are on disk
+// (as its durability setting defines it), in the order of the calls.
+type Durable interface {
+	Commit(ops []store.Op, done func(error))
+	Scan(fn func(kind byte, key, value []byte) error) error
+}
+
+// Record kinds in the data dir.
+const (
+	kindRetained byte = 'R' // key: topic; value: session.AppendRecord
+)
+
+// keepRetained applies a retained message (or its deletion, for an empty
+// payload) to the retained store and, with a data dir, to disk; done, when
+// not nil, is called once the change is durable. $SYS topics are the
+// broker's own and are made again at start, so they are not kept on disk.
+// The lock makes memory and disk see the changes of one topic in the same
+// order when publishers race.
+func (s *Server) keepRetained(msg *session.Message, done func(error)) {
+	d := s.opts.Durable
+	if d == nil || isSysTopic(unsafeBytes(msg.Topic)) {
+		s.setRetained(msg)
+		if done != nil {
+			done(nil)
+		}
+		return
+	}
+	op := store.Op{Kind: kindRetained, Key: []byte(msg.Topic)}
+	if len(msg.Payload) == 0 {
+		op.Delete = true
+	} else {
+		op.Value = session.AppendRecord(nil, msg)
+	}
+	s.retainMu.Lock()
+	s.setRetained(msg)
+	d.Commit([]store.Op{op}, done)
+	s.retainMu.Unlock()
+}
+
+func (s *Server) setRetained(msg *session.Message) {
+	if len(msg.Payload) == 0 {
+		s.retained.Delete(msg.Topic) // [MQTT-3.3.1-6] [MQTT-3.3.1-7]
+	} else {
+		s.retained.Set(msg.Topic, msg) // [MQTT-3.3.1-5]
+	}
+}
+
+// Recovered says what Recover brought back.
+type Recovered struct {
+	Retained int // retained messages
+	Expired  int // retained messages that expired while the broker was down, now removed
+}
+
+// Recover loads what the data dir holds; call it once, before Serve. A
+// record that does not decode is an error naming it: the data dir is not
+// what this broker wrote, and starting without it would lose it silently.
+func (s *Server) Recover() (Recovered, error) {
+	var r Recovered
+	d := s.opts.Durable
+	if d == nil {
+		return r, nil
+	}
+	now := time.Now()
+	var expired []store.Op
+	err := d.Scan(func(kind byte, key, value []byte) error {
+		switch kind {
+		case kindRetained:
+			m, err := session.DecodeRecord(value)
+			if err != nil {
+				return fmt.Errorf("retained message on %q: %w", key, err)
+			}
+			if m.Expired(now) {
+				expired = append(expired, store.Op{Kind: kindRetained, Key: append([]byte(nil), key...), Delete: true})
+				r.Expired++
+				return nil
+			}
+			m.Topic = string(key)
+			s.retained.Set(m.Topic, m)
+			r.Retained++
+		default:
+			return fmt.Errorf("unknown record kind %q", kind)
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	if len(expired) > 0 {
+		d.Commit(expired, nil)
+	}
+	return r, nil
+}
+
+// errNotKept closes a 3.1 or 3.1.1 publisher whose message could not be
+// made durable: it has no way to be told, and must not be acknowledged.
+var errNotKept = &packet.Error{Code: packet.UnspecifiedError, Reason: "the message could not be stored"}
+
+// durableAck returns the callback that sends a QoS 1 or 2 acknowledgement
+// once the message is durable. Until it has run, c's later control packets
+// wait behind it (see queueControl), so acknowledgements keep the order of
+// the PUBLISHes [MQTT-4.6.0-2] [MQTT-4.6.0-3].
+func (c *conn) durableAck(kind packet.Type, id uint16) func(error) {
+	c.ackWaits.Add(1)
+	return func(err error) {
+		defer c.ackWaits.Add(-1)
+		code := packet.Success
+		if err != nil {
+			c.srv.log.Error("a message could not be stored; its publisher is not acknowledged", "client", c.clientID, "err", err.Error())
+			if c.version != packet.V5 {
+				c.closeWith(errNotKept)
+				return
+			}
+			code = packet.UnspecifiedError
+			if errors.Is(err, store.ErrFull) {
+				code = packet.QuotaExceeded
+			}
+		}
+		a := packet.Ack{Kind: kind, PacketID: id, ReasonCode: code}
+		c.outMu.Lock()
+		if !c.closing {
+			c.ctl = a.Encode(c.ctl, c.version)
+		}
+		c.outMu.Unlock()
+		c.srv.stats.packetsSent.Add(1)
+		c.kick()
+	}
+}
+
+// queueInOrder sends an encoded control packet after the acknowledgements
+// still waiting for the disk: through the same commit queue, whose
+// callbacks run in order. Reader goroutine only.
+func (c *conn) queueInOrder(pkt []byte) {
+	pkt = append([]byte(nil), pkt...)
+	c.ackWaits.Add(1)
+	c.srv.opts.Durable.Commit(nil, func(error) {
+		defer c.ackWaits.Add(-1)
+		c.outMu.Lock()
+		if !c.closing {
+			c.ctl = append(c.ctl, pkt...)
+		}
+		c.outMu.Unlock()
+		c.kick()
+	})
+}

@@ -1,0 +1,196 @@
+package broker
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gridmq/gridmq/internal/packet"
+	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/store"
+)
+
+// A retained message acknowledged at QoS 1 is on disk: a broker started
+// later on the same data dir sends it to a new subscriber. A deletion is kept
+// too, and a retained message whose expiry passed while the broker was down
+// is removed at start.
+func TestRetainedSurvivesRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	run := func(t *testing.T, fn func(srv *Server, ln *pipeListener)) Recovered {
+		st, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := quietOptions()
+		opts.Durable = st
+		srv := New(opts)
+		rec, err := srv.Recover()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := newPipeListener()
+		go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
+		fn(srv, ln)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+
+	run(t, func(_ *Server, ln *pipeListener) {
+		c := newClient(t, ln.Dial(), packet.V311)
+		c.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+		for i, m := range []struct{ topic, payload string }{{"site/1/power", "42"}, {"site/1/gone", "x"}, {"site/1/gone", ""}} {
+			c.send(&packet.Publish{QoS: 1, PacketID: uint16(i + 1), Retain: true, Topic: []byte(m.topic), Payload: []byte(m.payload)})
+			if a, ok := c.mustRecv().(*packet.Ack); !ok || a.PacketID != uint16(i+1) {
+				t.Fatalf("PUBACK %d: %+v", i+1, a)
+			}
+		}
+	})
+	// Written as a broker would have, with an expiry already in the past.
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &session.Message{Topic: "site/1/stale", Payload: []byte("old"), Retain: true, Expiry: time.Now().Add(-time.Minute)}
+	if err := st.CommitWait([]store.Op{{Kind: kindRetained, Key: []byte(old.Topic), Value: session.AppendRecord(nil, old)}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	rec := run(t, func(_ *Server, ln *pipeListener) {
+		c := newClient(t, ln.Dial(), packet.V311)
+		c.connect(&packet.Connect{ClientID: "sub", CleanStart: true})
+		c.subscribe(1, "site/#", 1)
+		p, ok := c.mustRecv().(*packet.Publish)
+		if !ok || string(p.Topic) != "site/1/power" || string(p.Payload) != "42" || !p.Retain {
+			t.Fatalf("got %+v, want the retained site/1/power", p)
+		}
+		c.send(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
+		c.send(&packet.Pingreq{})
+		if _, ok := c.mustRecv().(*packet.Pingresp); !ok {
+			t.Fatal("a deleted or expired retained message came back")
+		}
+	})
+	if rec.Retained != 1 || rec.Expired != 1 {
+		t.Errorf("Recover = %+v, want 1 retained and 1 expired", rec)
+	}
+	if rec := run(t, func(*Server, *pipeListener) {}); rec.Expired != 0 || rec.Retained != 1 {
+		t.Errorf("after the expired message was removed, Recover = %+v", rec)
+	}
+}
+
+// heldDisk is a Durable whose commits complete only when the test says.
+type heldDisk struct {
+	mu   sync.Mutex
+	done []func(error)
+}
+
+func (h *heldDisk) Commit(_ []store.Op, done func(error)) {
+	h.mu.Lock()
+	h.done = append(h.done, done)
+	h.mu.Unlock()
+}
+
+func (h *heldDisk) Scan(func(byte, []byte, []byte) error) error { return nil }
+
+func (h *heldDisk) release(err error) int {
+	h.mu.Lock()
+	done := h.done
+	h.done = nil
+	h.mu.Unlock()
+	for _, d := range done {
+		if d != nil {
+			d(err)
+		}
+	}
+	return len(done)
+}
+
+// A retained QoS 1 message is acknowledged only once it is durable, and the
+// acknowledgements and other control packets after it wait their turn:
+// PUBACKs go out in the order of the PUBLISHes [MQTT-4.6.0-2]. A v5
+// publisher whose message could not be stored is told (0x97 for a full
+// disk); a 3.1.1 publisher cannot be, and is disconnected unacknowledged.
+func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
+	disk := &heldDisk{}
+	opts := quietOptions()
+	opts.Durable = disk
+	_, ln := startPipeServer(t, opts)
+	c := newClient(t, ln.Dial(), packet.V5)
+	defer c.nc.Close() // Shutdown would wait to flush to a pipe nobody reads
+	c.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+	c.send(&packet.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: []byte("r"), Payload: []byte("kept")})
+	c.send(&packet.Publish{QoS: 1, PacketID: 2, Topic: []byte("plain"), Payload: []byte("x")})
+	c.send(&packet.Pingreq{})
+
+	// Nothing may come before the disk answers.
+	got := make(chan packet.Packet, 3)
+	go func() {
+		for range 3 {
+			p, err := c.recv()
+			if err != nil {
+				close(got)
+				return
+			}
+			if a, ok := p.(*packet.Ack); ok {
+				cp := *a
+				p = &cp
+			}
+			got <- p
+		}
+	}()
+	for disk.release(nil) == 0 {
+		select {
+		case p := <-got:
+			t.Fatalf("%v sent before the retained message was durable", p.Type())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	for want := range []int{0, 1, 2} {
+		var p packet.Packet
+		select {
+		case p = <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("acknowledgements never came")
+		}
+		for disk.release(nil) > 0 {
+		}
+		switch want {
+		case 0, 1:
+			a, ok := p.(*packet.Ack)
+			if !ok || a.Kind != packet.PUBACK || a.PacketID != uint16(want+1) || a.ReasonCode != packet.Success {
+				t.Fatalf("packet %d: %+v, want PUBACK %d", want+1, p, want+1)
+			}
+		case 2:
+			if _, ok := p.(*packet.Pingresp); !ok {
+				t.Fatalf("packet 3: %v, want PINGRESP", p.Type())
+			}
+		}
+		// Later releases answer the commits queued behind the first.
+		go disk.release(nil)
+	}
+
+	c.send(&packet.Publish{QoS: 1, PacketID: 3, Retain: true, Topic: []byte("r"), Payload: []byte("no room")})
+	for disk.release(store.ErrFull) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if a, ok := c.mustRecv().(*packet.Ack); !ok || a.PacketID != 3 || a.ReasonCode != packet.QuotaExceeded {
+		t.Fatalf("full disk: %+v, want PUBACK 3 with 0x97", a)
+	}
+
+	old := newClient(t, ln.Dial(), packet.V311)
+	old.connect(&packet.Connect{ClientID: "old", CleanStart: true})
+	old.send(&packet.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: []byte("r"), Payload: []byte("no room")})
+	for disk.release(store.ErrFull) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if p, err := old.recv(); err == nil {
+		t.Fatalf("3.1.1 publisher got %v for a message not stored; want the connection closed", p.Type())
+	}
+}
