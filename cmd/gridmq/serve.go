@@ -94,7 +94,8 @@ func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store
 			printError(stderr, fmt.Errorf("data dir: %w", err))
 			return 1
 		}
-		fmt.Fprintf(stdout, "gridmq: data dir recovered: %d retained messages (%d expired while stopped)\n", rec.Retained, rec.Expired)
+		fmt.Fprintf(stdout, "gridmq: data dir recovered: %d retained messages, %d persistent sessions with %d subscriptions (expired while stopped: %d retained messages, %d sessions)\n",
+			rec.Retained, rec.Sessions, rec.Subscriptions, rec.Expired, rec.SessionsExpired)
 	}
 	watchAuthFiles(ctx, srv, store, opts.Logger)
 	for i, ln := range lns {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/store"
 	"github.com/gridmq/gridmq/internal/topic"
 )
 
@@ -283,8 +284,12 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		}
 
 		var stale *sessionState
+		var ops []store.Op // the data dir's changes, submitted under s.mu
 		if st != nil && (r.cleanStart || ending) {
 			stale, st = st, nil
+			stale.mu.Lock()
+			ops = stale.forgetOpsLocked(ops)
+			stale.mu.Unlock()
 		}
 		present := st != nil
 		if st == nil {
@@ -311,6 +316,17 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		st.outbox.SetWindow(r.window)
 		if present {
 			st.outbox.Resume() // resend unacknowledged messages with DUP [MQTT-4.4.0-1]
+		}
+		if s.opts.Durable != nil {
+			if r.expiry != 0 {
+				st.persisted = true
+				ops = append(ops, st.sessionOpLocked(c.version, time.Time{}))
+			} else {
+				ops = st.forgetOpsLocked(ops) // resumed with expiry 0: it ends with this connection
+			}
+			if len(ops) > 0 {
+				s.opts.Durable.Commit(ops, nil)
+			}
 		}
 		st.mu.Unlock()
 		s.mu.Unlock()

@@ -60,8 +60,11 @@ func (s *Server) setRetained(msg *session.Message) {
 
 // Recovered says what Recover brought back.
 type Recovered struct {
-	Retained int // retained messages
-	Expired  int // retained messages that expired while the broker was down, now removed
+	Retained        int // retained messages
+	Expired         int // retained messages that expired while the broker was down, now removed
+	Sessions        int // persistent sessions, resumed with their subscriptions
+	Subscriptions   int
+	SessionsExpired int // sessions that expired while the broker was down, now removed
 }
 
 // Recover loads what the data dir holds; call it once, before Serve. A
@@ -75,8 +78,30 @@ func (s *Server) Recover() (Recovered, error) {
 	}
 	now := time.Now()
 	var expired []store.Op
+	sessions := map[string]sessionRecord{}
+	subs := map[string]map[string]subOptions{}
 	err := d.Scan(func(kind byte, key, value []byte) error {
 		switch kind {
+		case kindSession:
+			rec, err := decodeSessionRecord(value)
+			if err != nil {
+				return fmt.Errorf("session %q: %w", key, err)
+			}
+			sessions[string(key)] = rec
+		case kindSubscription:
+			id, filter, err := splitSubscriptionKey(key)
+			if err == nil {
+				var o subOptions
+				if o, err = decodeSubOptions(value); err == nil {
+					if subs[id] == nil {
+						subs[id] = map[string]subOptions{}
+					}
+					subs[id][filter] = o
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("subscription %q: %w", key, err)
+			}
 		case kindRetained:
 			m, err := session.DecodeRecord(value)
 			if err != nil {
@@ -98,6 +123,9 @@ func (s *Server) Recover() (Recovered, error) {
 	if err != nil {
 		return r, err
 	}
+	s.mu.Lock()
+	expired = append(expired, s.recoverSessions(sessions, subs, &r)...)
+	s.mu.Unlock()
 	if len(expired) > 0 {
 		d.Commit(expired, nil)
 	}

@@ -152,14 +152,17 @@ func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	for want := range []int{0, 1, 2} {
+	for want := range 3 {
 		var p packet.Packet
-		select {
-		case p = <-got:
-		case <-time.After(10 * time.Second):
-			t.Fatal("acknowledgements never came")
-		}
-		for disk.release(nil) > 0 {
+		deadline := time.After(10 * time.Second)
+		for p == nil {
+			select {
+			case p = <-got:
+			case <-time.After(time.Millisecond):
+				disk.release(nil) // commits queued behind the first, as they come
+			case <-deadline:
+				t.Fatal("acknowledgements never came")
+			}
 		}
 		switch want {
 		case 0, 1:
@@ -172,8 +175,8 @@ func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
 				t.Fatalf("packet 3: %v, want PINGRESP", p.Type())
 			}
 		}
-		// Later releases answer the commits queued behind the first.
-		go disk.release(nil)
+	}
+	for disk.release(nil) > 0 {
 	}
 
 	c.send(&packet.Publish{QoS: 1, PacketID: 3, Retain: true, Topic: []byte("r"), Payload: []byte("no room")})
@@ -192,5 +195,118 @@ func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
 	}
 	if p, err := old.recv(); err == nil {
 		t.Fatalf("3.1.1 publisher got %v for a message not stored; want the connection closed", p.Type())
+	}
+}
+
+// A persistent session survives a restart with its subscriptions: it is
+// resumed with Session Present [MQTT-3.2.2-2] and receives what was published
+// for it while its client was away. A session whose expiry ran out while the
+// broker was down is gone, and a Clean Start removes a session from disk too.
+func TestPersistentSessionsSurviveRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	run := func(t *testing.T, fn func(ln *pipeListener)) Recovered {
+		t.Helper()
+		st, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := quietOptions()
+		opts.Durable = st
+		srv := New(opts)
+		rec, err := srv.Recover()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := newPipeListener()
+		go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
+		fn(ln)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	expiring := func(secs uint32) packet.Properties {
+		var p packet.Properties
+		p.SessionExpiry = secs
+		p.Set(packet.PropSessionExpiry)
+		return p
+	}
+
+	run(t, func(ln *pipeListener) {
+		dev := newClient(t, ln.Dial(), packet.V5)
+		dev.connect(&packet.Connect{ClientID: "dev", Properties: expiring(3600)})
+		dev.subscribe(1, "cmd/dev", 1)
+		dev.send(&packet.Disconnect{})
+		dev.nc.Close()
+
+		old := newClient(t, ln.Dial(), packet.V311)
+		old.connect(&packet.Connect{ClientID: "old"}) // Clean Session 0
+		old.subscribe(1, "cmd/old", 1)
+		old.nc.Close()
+
+		gone := newClient(t, ln.Dial(), packet.V311)
+		gone.connect(&packet.Connect{ClientID: "gone"})
+		gone.subscribe(1, "cmd/gone", 1)
+		gone.nc.Close()
+	})
+
+	// A session record as the broker writes it, for a client that left an
+	// hour ago with a one-minute expiry.
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sessionRecord{version: packet.V5, expiry: time.Minute, disconnected: time.Now().Add(-time.Hour), anonymous: true}
+	if err := st.CommitWait([]store.Op{
+		{Kind: kindSession, Key: []byte("stale"), Value: rec.append(nil)},
+		{Kind: kindSubscription, Key: subscriptionKey("stale", "x"), Value: appendSubOptions(nil, subOptions{QoS: 1})},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	got := run(t, func(ln *pipeListener) {
+		pub := newClient(t, ln.Dial(), packet.V311)
+		pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+		for i, topic := range []string{"cmd/dev", "cmd/old"} {
+			pub.send(&packet.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: []byte(topic), Payload: []byte("while away")})
+			pub.mustRecv()
+		}
+		pub.nc.Close()
+
+		for _, tc := range []struct {
+			id      string
+			version byte
+			topic   string
+			props   packet.Properties
+		}{{"dev", packet.V5, "cmd/dev", expiring(3600)}, {"old", packet.V311, "cmd/old", packet.Properties{}}} {
+			c := newClient(t, ln.Dial(), tc.version)
+			ack := c.connect(&packet.Connect{ClientID: tc.id, Properties: tc.props})
+			if !ack.SessionPresent {
+				t.Errorf("%s: Session Present 0 after a restart", tc.id)
+			}
+			p, ok := c.mustRecv().(*packet.Publish)
+			if !ok || string(p.Topic) != tc.topic || string(p.Payload) != "while away" {
+				t.Errorf("%s: got %+v, want the message published while it was away", tc.id, p)
+			}
+			c.send(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
+			c.nc.Close()
+		}
+
+		fresh := newClient(t, ln.Dial(), packet.V311)
+		if ack := fresh.connect(&packet.Connect{ClientID: "gone", CleanStart: true}); ack.SessionPresent {
+			t.Error("Clean Start resumed a session")
+		}
+		fresh.send(&packet.Disconnect{})
+		fresh.nc.Close()
+	})
+	if got.Sessions != 3 || got.Subscriptions != 3 || got.SessionsExpired != 1 {
+		t.Errorf("Recover = %+v, want 3 sessions with 3 subscriptions, 1 expired", got)
+	}
+	if got := run(t, func(*pipeListener) {}); got.Sessions != 2 || got.Subscriptions != 2 || got.SessionsExpired != 0 {
+		t.Errorf("after a Clean Start ended one, Recover = %+v, want 2 sessions, 2 subscriptions", got)
 	}
 }

@@ -194,7 +194,10 @@ func (s *Server) deliverAll(st *sessionState, d session.Delivery, from *conn) {
 	c := st.conn
 	st.outbox.Push(d, session.Limits{QueueQoS0: true}, c != nil, false)
 	st.mu.Unlock()
-	if c != nil {
+	switch {
+	case c != nil && from != nil:
 		from.flushLater(c)
+	case c != nil:
+		c.kick()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/store"
 )
 
 // subOptions are what the subscription index keeps for one subscription.
@@ -52,6 +53,7 @@ type sessionState struct {
 	stalled     bool             // a publisher waited a whole stall timeout without progress
 	spaceWait   [2]chan struct{} // by kind (QoS 0, QoS 1/2): closed when the queue has drained; made by a waiting publisher
 	ended       bool
+	persisted   bool // its records are in the data dir (durable_session.go)
 }
 
 func newSessionState(s *Server, id string) *sessionState {
@@ -141,6 +143,11 @@ func (s *Server) endSession(st *sessionState, onlyIfIdle bool) {
 	if s.sessions[st.id] == st {
 		delete(s.sessions, st.id)
 	}
+	if ops := st.forgetOpsLocked(nil); len(ops) > 0 {
+		// Under both locks, so that a session made for the same client id
+		// afterwards writes its record after this delete.
+		s.opts.Durable.Commit(ops, nil)
+	}
 	s.mu.Unlock()
 	st.ended = true
 	filters := st.filters
@@ -195,6 +202,10 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 		if expiry != neverExpires {
 			st.expiryTimer = time.AfterFunc(expiry, func() { s.expireSession(st) })
 		}
+	}
+	if st.persisted && expiry != 0 {
+		// Its expiry counts from now, also while the broker is down.
+		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked(c.version, time.Now())}, nil)
 	}
 	st.mu.Unlock()
 

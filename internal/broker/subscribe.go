@@ -5,6 +5,7 @@ import (
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/store"
 	"github.com/gridmq/gridmq/internal/topic"
 )
 
@@ -27,6 +28,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		options subOptions
 	}
 	var wantRetained []retainedFor
+	var kept []store.Op // for a persistent session
 	for i, sub := range p.Subscriptions {
 		_, inner, shared, err := topic.ParseShared(sub.Filter)
 		if err == nil && !shared {
@@ -64,6 +66,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		if !existed {
 			st.filters = append(st.filters, sub.Filter)
 		}
+		if st.persisted {
+			kept = append(kept, store.Op{Kind: kindSubscription, Key: subscriptionKey(st.id, sub.Filter), Value: appendSubOptions(nil, o)})
+		}
 		st.mu.Unlock()
 		ack.ReasonCodes[i] = packet.ReasonCode(o.QoS)
 		// Retained messages are not sent for shared subscriptions (5.0
@@ -73,16 +78,27 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			wantRetained = append(wantRetained, retainedFor{filter: inner, options: o})
 		}
 	}
+	if len(kept) > 0 {
+		// SUBACK once the subscriptions are durable; the retained messages
+		// they ask for after it.
+		c.commitInOrder(kept, ack.Encode(nil, c.version), func() {
+			for _, w := range wantRetained {
+				c.sendRetained(w.filter, w.options, nil)
+			}
+		})
+		return nil
+	}
 	c.sendControl(ack)
 	for _, w := range wantRetained {
-		c.sendRetained(w.filter, w.options)
+		c.sendRetained(w.filter, w.options, c)
 	}
 	return nil
 }
 
 // sendRetained queues the retained messages matching filter, with the
-// retain flag set [MQTT-3.3.1-8].
-func (c *conn) sendRetained(filter string, o subOptions) {
+// retain flag set [MQTT-3.3.1-8]. from is c on its reader goroutine, nil
+// from any other.
+func (c *conn) sendRetained(filter string, o subOptions, from *conn) {
 	var msgs []*session.Message
 	c.srv.retained.Match(filter, func(_ string, m *session.Message) bool {
 		msgs = append(msgs, m)
@@ -90,7 +106,7 @@ func (c *conn) sendRetained(filter string, o subOptions) {
 	})
 	for _, m := range msgs {
 		if c.srv.mayReceive(c.sess, m.Topic) {
-			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs}, c)
+			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs}, from)
 		}
 	}
 }
@@ -100,16 +116,24 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) error {
 	s := c.srv
 	st := c.sess
 	ack := &packet.Unsuback{PacketID: p.PacketID, ReasonCodes: make([]packet.ReasonCode, len(p.Filters))}
+	var kept []store.Op // for a persistent session
 	for i, f := range p.Filters {
 		st.mu.Lock()
 		existed := !st.ended && s.index.Unsubscribe(st, f)
 		if existed {
 			st.forgetFilter(f)
+			if st.persisted {
+				kept = append(kept, store.Op{Kind: kindSubscription, Key: subscriptionKey(st.id, f), Delete: true})
+			}
 		}
 		st.mu.Unlock()
 		if !existed {
 			ack.ReasonCodes[i] = packet.NoSubscriptionExisted
 		}
+	}
+	if len(kept) > 0 {
+		c.commitInOrder(kept, ack.Encode(nil, c.version), nil)
+		return nil
 	}
 	c.sendControl(ack)
 	return nil

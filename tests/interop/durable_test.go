@@ -128,3 +128,33 @@ func exitCode(err error) int {
 	}
 	return 0
 }
+
+// A persistent session and its subscriptions survive kill -9: after the
+// restart the client resumes with Session Present [MQTT-3.2.2-2] and gets a
+// message published for it while it was away.
+func TestPersistentSessionSurvivesKill(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	b := StartBroker(t, "--data-dir", dir)
+	keeper, _ := paho3Connect(t, paho3Options(b, 4, "keeper").SetCleanSession(false))
+	paho3Subscribe(t, keeper, "keep/#", 1)
+	keeper.Disconnect(100)
+	b.kill()
+
+	b = StartBroker(t, "--data-dir", dir)
+	if !strings.Contains(b.Output(), "1 persistent sessions") {
+		t.Errorf("start-up did not report the session:\n%s", b.Output())
+	}
+	pub, _ := paho3Connect(t, paho3Options(b, 4, paho3ID("keeppub")))
+	paho3Publish(t, pub, "keep/x", 1, false, []byte("while away"))
+
+	in := newV3Inbox()
+	c, present := paho3Connect(t, paho3Options(b, 4, "keeper").SetCleanSession(false).SetDefaultPublishHandler(in.handle))
+	if !present {
+		t.Error("Session Present 0 after the restart")
+	}
+	msgs := in.waitN(t, 1, "the message published while the client was away")
+	if msgs[0].Topic != "keep/x" || string(msgs[0].Payload) != "while away" {
+		t.Errorf("got %+v", msgs[0])
+	}
+	c.Disconnect(100)
+}
