@@ -196,7 +196,7 @@ var keys = []key{
 	},
 	{
 		name: "data_dir", arg: "PATH", def: "",
-		usage: "directory for durable state (retained messages); unset keeps everything in memory; one broker per directory",
+		usage: "directory for durable state (retained messages, persistent sessions and subscriptions); unset keeps everything in memory; one broker per directory",
 		decode: func(c *Config, n *yaml.Node) (err error) {
 			c.DataDir, err = nonEmptyString(n)
 			return err
