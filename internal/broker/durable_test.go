@@ -12,37 +12,43 @@ import (
 	"github.com/gridmq/gridmq/internal/store"
 )
 
+// runOnDataDir runs a broker on the data dir dir, with Recover, for as long
+// as fn runs, then shuts it down and closes the store; it returns what
+// Recover found.
+func runOnDataDir(t *testing.T, dir string, fn func(ln *pipeListener)) Recovered {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := quietOptions()
+	opts.Durable = st
+	srv := New(opts)
+	rec, err := srv.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newPipeListener()
+	go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
+	fn(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
 // A retained message acknowledged at QoS 1 is on disk: a broker started
 // later on the same data dir sends it to a new subscriber. A deletion is kept
 // too, and a retained message whose expiry passed while the broker was down
 // is removed at start.
 func TestRetainedSurvivesRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	run := func(t *testing.T, fn func(srv *Server, ln *pipeListener)) Recovered {
-		st, err := store.Open(dir, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts := quietOptions()
-		opts.Durable = st
-		srv := New(opts)
-		rec, err := srv.Recover()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln := newPipeListener()
-		go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
-		fn(srv, ln)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := st.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return rec
-	}
+	run := func(t *testing.T, fn func(ln *pipeListener)) Recovered { return runOnDataDir(t, dir, fn) }
 
-	run(t, func(_ *Server, ln *pipeListener) {
+	run(t, func(ln *pipeListener) {
 		c := newClient(t, ln.Dial(), packet.V311)
 		c.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
 		for i, m := range []struct{ topic, payload string }{{"site/1/power", "42"}, {"site/1/gone", "x"}, {"site/1/gone", ""}} {
@@ -63,7 +69,7 @@ func TestRetainedSurvivesRestart(t *testing.T) {
 	}
 	st.Close()
 
-	rec := run(t, func(_ *Server, ln *pipeListener) {
+	rec := run(t, func(ln *pipeListener) {
 		c := newClient(t, ln.Dial(), packet.V311)
 		c.connect(&packet.Connect{ClientID: "sub", CleanStart: true})
 		c.subscribe(1, "site/#", 1)
@@ -80,7 +86,7 @@ func TestRetainedSurvivesRestart(t *testing.T) {
 	if rec.Retained != 1 || rec.Expired != 1 {
 		t.Errorf("Recover = %+v, want 1 retained and 1 expired", rec)
 	}
-	if rec := run(t, func(*Server, *pipeListener) {}); rec.Expired != 0 || rec.Retained != 1 {
+	if rec := run(t, func(*pipeListener) {}); rec.Expired != 0 || rec.Retained != 1 {
 		t.Errorf("after the expired message was removed, Recover = %+v", rec)
 	}
 }
@@ -204,30 +210,7 @@ func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
 // broker was down is gone, and a Clean Start removes a session from disk too.
 func TestPersistentSessionsSurviveRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	run := func(t *testing.T, fn func(ln *pipeListener)) Recovered {
-		t.Helper()
-		st, err := store.Open(dir, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts := quietOptions()
-		opts.Durable = st
-		srv := New(opts)
-		rec, err := srv.Recover()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln := newPipeListener()
-		go srv.Serve(ln, ListenerOptions{AllowAnonymous: true})
-		fn(ln)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := st.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return rec
-	}
+	run := func(t *testing.T, fn func(ln *pipeListener)) Recovered { return runOnDataDir(t, dir, fn) }
 	expiring := func(secs uint32) packet.Properties {
 		var p packet.Properties
 		p.SessionExpiry = secs
