@@ -46,6 +46,7 @@ func authOptions(c *config.Config) auth.Options {
 func brokerOptions(c *config.Config) broker.Options {
 	o := broker.DefaultOptions()
 	o.MaxQueuedMessages = c.MaxQueuedMessages
+	o.MaxQueuedBytes = c.MaxQueuedBytes
 	o.MaxInflightMessages = c.MaxInflightMessages
 	o.MessageSizeLimit = c.MessageSizeLimit
 	o.MaxPacketSize = c.MaxPacketSize

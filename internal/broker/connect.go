@@ -179,9 +179,10 @@ func (c *conn) handleConnect(cp *packet.Connect) error {
 		window = m
 	}
 	limits := session.Limits{
-		Flow:      flowLimit(s.opts.MaxQueuedMessages),
-		MaxQueued: s.opts.MaxQueuedMessages,
-		QueueQoS0: s.opts.QueueQoS0Messages,
+		Flow:           flowLimit(s.opts.MaxQueuedMessages),
+		MaxQueued:      s.opts.MaxQueuedMessages,
+		MaxQueuedBytes: s.opts.MaxQueuedBytes,
+		QueueQoS0:      s.opts.QueueQoS0Messages,
 	}
 	return s.attach(c, attachRequest{
 		id: id, cleanStart: cp.CleanStart, expiry: expiry, will: w,

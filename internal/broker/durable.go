@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridmq/gridmq/internal/packet"
@@ -136,35 +137,69 @@ func (s *Server) Recover() (Recovered, error) {
 // made durable: it has no way to be told, and must not be acknowledged.
 var errNotKept = &packet.Error{Code: packet.UnspecifiedError, Reason: "the message could not be stored"}
 
-// durableAck returns the callback that sends a QoS 1 or 2 acknowledgement
-// once the message is durable. Until it has run, c's later control packets
-// wait behind it (see queueControl), so acknowledgements keep the order of
-// the PUBLISHes [MQTT-4.6.0-2] [MQTT-4.6.0-3].
-func (c *conn) durableAck(kind packet.Type, id uint16) func(error) {
+// heldAck is a QoS 1 or 2 acknowledgement that waits for two things: the
+// message's retained change on disk (kept, from the commit's callback) and
+// its routing (routed, from the reader), so that it can say whether a
+// subscriber's queue refused the message. Whichever comes last sends it.
+// Until then c's later control packets wait behind it (see queueInOrder), so
+// acknowledgements keep the order of the PUBLISHes [MQTT-4.6.0-2]
+// [MQTT-4.6.0-3].
+type heldAck struct {
+	c     *conn
+	kind  packet.Type
+	id    uint16
+	left  atomic.Int32
+	quota bool  // set by routed
+	err   error // set by kept
+}
+
+func (c *conn) holdAck(kind packet.Type, id uint16) *heldAck {
 	c.ackWaits.Add(1)
-	return func(err error) {
-		defer c.ackWaits.Add(-1)
-		code := packet.Success
-		if err != nil {
-			c.srv.log.Error("a message could not be stored; its publisher is not acknowledged", "client", c.clientID, "err", err.Error())
-			if c.version != packet.V5 {
-				c.closeWith(errNotKept)
-				return
-			}
-			code = packet.UnspecifiedError
-			if errors.Is(err, store.ErrFull) {
-				code = packet.QuotaExceeded
-			}
-		}
-		a := packet.Ack{Kind: kind, PacketID: id, ReasonCode: code}
-		c.outMu.Lock()
-		if !c.closing {
-			c.ctl = a.Encode(c.ctl, c.version)
-		}
-		c.outMu.Unlock()
-		c.srv.stats.packetsSent.Add(1)
-		c.kick()
+	a := &heldAck{c: c, kind: kind, id: id}
+	a.left.Store(2)
+	return a
+}
+
+func (a *heldAck) kept(err error) {
+	a.err = err
+	if a.left.Add(-1) == 0 {
+		a.send()
 	}
+}
+
+func (a *heldAck) routed(quotaExceeded bool) {
+	a.quota = quotaExceeded
+	if a.left.Add(-1) == 0 {
+		a.send()
+	}
+}
+
+func (a *heldAck) send() {
+	c := a.c
+	defer c.ackWaits.Add(-1)
+	code := packet.Success
+	if a.quota && c.version == packet.V5 {
+		code = packet.QuotaExceeded
+	}
+	if a.err != nil {
+		c.srv.log.Error("a message could not be stored; its publisher is not acknowledged", "client", c.clientID, "err", a.err.Error())
+		if c.version != packet.V5 {
+			c.closeWith(errNotKept)
+			return
+		}
+		code = packet.UnspecifiedError
+		if errors.Is(a.err, store.ErrFull) {
+			code = packet.QuotaExceeded
+		}
+	}
+	ack := packet.Ack{Kind: a.kind, PacketID: a.id, ReasonCode: code}
+	c.outMu.Lock()
+	if !c.closing {
+		c.ctl = ack.Encode(c.ctl, c.version)
+	}
+	c.outMu.Unlock()
+	c.srv.stats.packetsSent.Add(1)
+	c.kick()
 }
 
 // queueInOrder sends an encoded control packet after the acknowledgements

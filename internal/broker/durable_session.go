@@ -157,7 +157,8 @@ func (c *conn) commitInOrder(ops []store.Op, pkt []byte, then func()) {
 func (s *Server) recoverSessions(sessions map[string]sessionRecord, subs map[string]map[string]subOptions, r *Recovered) []store.Op {
 	now := time.Now()
 	var drop []store.Op
-	limits := session.Limits{Flow: flowLimit(s.opts.MaxQueuedMessages), MaxQueued: s.opts.MaxQueuedMessages, QueueQoS0: s.opts.QueueQoS0Messages}
+	limits := session.Limits{Flow: flowLimit(s.opts.MaxQueuedMessages), MaxQueued: s.opts.MaxQueuedMessages,
+		MaxQueuedBytes: s.opts.MaxQueuedBytes, QueueQoS0: s.opts.QueueQoS0Messages}
 	for id, rec := range sessions {
 		left := rec.disconnected
 		if left.IsZero() {

@@ -169,3 +169,40 @@ func TestClientThatNeverReadsIsClosed(t *testing.T) {
 		}
 	}
 }
+
+// A QoS 1 message that an offline subscriber's queue has no room for is
+// dropped for that subscriber and counted, and an MQTT 5 publisher is told
+// with 0x97 Quota exceeded in its PUBACK; a 3.1.1 publisher, which cannot be
+// told, gets a plain PUBACK.
+func TestQueueLimitToldToPublisher(t *testing.T) {
+	opts := quietOptions()
+	opts.MaxQueuedBytes = 100
+	srv, ln := startPipeServer(t, opts)
+	sub := newClient(t, ln.Dial(), packet.V311)
+	sub.connect(&packet.Connect{ClientID: "away"}) // Clean Session 0: it keeps a queue
+	sub.subscribe(1, "q/#", 1)
+	sub.send(&packet.Disconnect{})
+	sub.nc.Close()
+
+	for _, tc := range []struct {
+		version byte
+		want    []packet.ReasonCode
+	}{
+		{packet.V5, []packet.ReasonCode{packet.Success, packet.Success, packet.QuotaExceeded}},
+		{packet.V311, []packet.ReasonCode{packet.Success}},
+	} {
+		pub := newClient(t, ln.Dial(), tc.version)
+		pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+		for i, want := range tc.want {
+			pub.send(&packet.Publish{QoS: 1, PacketID: uint16(i + 1), Topic: []byte("q/1"), Payload: make([]byte, 37)}) // 40 bytes
+			a, ok := pub.mustRecv().(*packet.Ack)
+			if !ok || a.PacketID != uint16(i+1) || a.ReasonCode != want {
+				t.Fatalf("level %d, PUBLISH %d: %+v, want PUBACK %v", tc.version, i+1, a, want)
+			}
+		}
+		pub.nc.Close()
+	}
+	if n := srv.Stats().Drops["queue_full"]; n != 2 {
+		t.Errorf("queue_full drops = %d, want 2", n)
+	}
+}

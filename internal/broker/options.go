@@ -11,6 +11,9 @@ type Options struct {
 	// MaxQueuedMessages bounds the QoS 1/2 messages queued per session beyond
 	// those in flight (Mosquitto's max_queued_messages). 0 means no limit.
 	MaxQueuedMessages int
+	// MaxQueuedBytes bounds the same messages by topic and payload bytes;
+	// 0 means no limit.
+	MaxQueuedBytes int64
 	// MaxInflightMessages bounds the QoS 1/2 messages in flight to each client,
 	// further lowered by the client's Receive Maximum. It is also the Receive
 	// Maximum the server advertises. 0 means 65535.

@@ -98,10 +98,13 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			if p.QoS == 2 {
 				kind = packet.PUBREC
 			}
-			s.publish(msg, c, c.durableAck(kind, p.PacketID))
+			a := c.holdAck(kind, p.PacketID)
+			a.routed(s.publish(msg, c, a.kept))
 			return nil
 		}
-		s.publish(msg, c, nil)
+		if s.publish(msg, c, nil) && v5 && p.QoS > 0 {
+			refusal = packet.QuotaExceeded // a subscriber's queue was full: it does not get this one
+		}
 	} else if !v5 {
 		refusal = packet.Success // 3.1.1 has no way to say no: acknowledge and drop
 	}

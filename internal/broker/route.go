@@ -15,7 +15,10 @@ import (
 // kept, when not nil, is called once what the broker must keep of the
 // message (its retained change) is durable; at once when there is nothing
 // to keep. The publisher's acknowledgement waits for it.
-func (s *Server) publish(msg *session.Message, from *conn, kept func(error)) {
+//
+// It reports whether a subscriber's queue limits made it drop a QoS 1 or 2
+// copy of the message, which an MQTT 5 publisher is told (0x97).
+func (s *Server) publish(msg *session.Message, from *conn, kept func(error)) (quotaExceeded bool) {
 	m := s.index.Match(msg.Topic)
 	// Decided before the message is shared with the retained store or a queue.
 	msg.Fanout = len(m.Plain)+len(m.Groups) > 1
@@ -23,17 +26,18 @@ func (s *Server) publish(msg *session.Message, from *conn, kept func(error)) {
 		s.keepRetained(msg, kept)
 		kept = nil
 	}
-	s.route(msg, m, from)
+	quotaExceeded = s.route(msg, m, from)
 	if kept != nil {
 		kept(nil)
 	}
+	return quotaExceeded
 }
 
 // route delivers msg once to each subscriber with a matching subscription,
 // at the highest QoS of its matching subscriptions [MQTT-3.3.5-1] and with
 // all their subscription identifiers [MQTT-3.3.4-3], and to one member of
 // each matching shared subscription group [MQTT-4.8.2-2].
-func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, subOptions], from *conn) {
+func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, subOptions], from *conn) (quotaExceeded bool) {
 	plain := m.Plain
 	for i := 0; i < len(plain); {
 		j := i + 1
@@ -41,16 +45,21 @@ func (s *Server) route(msg *session.Message, m *topic.Matches[*sessionState, sub
 			j++
 		}
 		if d, ok := mergeDelivery(msg, plain[i:j]); ok && s.mayReceive(plain[i].Subscriber, msg.Topic) {
-			s.deliver(plain[i].Subscriber, d, from)
+			if !s.deliver(plain[i].Subscriber, d, from) && d.QoS > 0 {
+				quotaExceeded = true
+			}
 		}
 		i = j
 	}
 	for _, g := range m.Groups {
 		if e, ok := pickMember(g); ok && s.mayReceive(e.Subscriber, msg.Topic) {
 			d, _ := mergeDelivery(msg, []topic.Entry[*sessionState, subOptions]{e})
-			s.deliver(e.Subscriber, d, from)
+			if !s.deliver(e.Subscriber, d, from) && d.QoS > 0 {
+				quotaExceeded = true
+			}
 		}
 	}
+	return quotaExceeded
 }
 
 // mergeDelivery builds the one delivery a subscriber gets for all of its
@@ -116,7 +125,10 @@ func pickMember(g *topic.Group[*sessionState, subOptions]) (topic.Entry[*session
 // clients publishing to each other). The broker's own messages (from is
 // nil) never wait either. Those deliveries may overflow the queue limits up
 // to twice their size instead.
-func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
+//
+// It reports false when d was dropped because the subscriber's queue is at
+// its limits.
+func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) (queued bool) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil { // we waited
@@ -128,7 +140,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 		st.mu.Lock()
 		if st.ended {
 			st.mu.Unlock()
-			return
+			return true
 		}
 		c := st.conn
 		verdict, reason := st.outbox.Push(d, st.limits, c != nil, st.stalled)
@@ -150,7 +162,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 			case c != nil:
 				c.kick()
 			}
-			return
+			return verdict != session.Dropped || reason != session.DropQueueFull
 		}
 		kind := min(d.QoS, 1)
 		if st.spaceWait[kind] == nil {
@@ -177,7 +189,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) {
 			}
 			st.mu.Unlock()
 		case <-s.done:
-			return
+			return true
 		}
 	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// MaxQueuedMessages (max_queued_messages) bounds the QoS 1 and 2 messages
 	// queued per session beyond those in flight; 0 means no limit.
 	MaxQueuedMessages int
+	// MaxQueuedBytes (max_queued_bytes) bounds the same messages by their
+	// topic and payload bytes; 0 means no limit.
+	MaxQueuedBytes int64
 	// MaxInflightMessages (max_inflight_messages) bounds the QoS 1 and 2
 	// messages in flight to each client; 0 means no limit (65535).
 	MaxInflightMessages int

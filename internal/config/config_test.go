@@ -87,6 +87,12 @@ var keyTests = []struct {
 		wrongType: "lots", typeErr: `must be an integer (got "lots")`,
 	},
 	{
+		key: "max_queued_bytes", get: func(c *Config) any { return c.MaxQueuedBytes },
+		def: int64(0), good: "1048576", want: int64(1048576),
+		bad: "-1", badErr: "must be 0 (no limit) or more (got -1)",
+		wrongType: "lots", typeErr: `must be an integer (got "lots")`,
+	},
+	{
 		key: "max_inflight_messages", get: func(c *Config) any { return c.MaxInflightMessages },
 		def: 20, good: "65535", want: 65535,
 		bad: "65536", badErr: "must be between 0 (no limit) and 65535 (got 65536)",

@@ -52,6 +52,15 @@ var keys = []key{
 		},
 	},
 	{
+		name: "max_queued_bytes", arg: "BYTES", def: "0",
+		usage: "the same messages bounded by their topic and payload bytes; past it they are dropped, and an MQTT 5 publisher is told 0x97; 0 means no limit",
+		decode: func(c *Config, n *yaml.Node) error {
+			v, err := intValue(n, 0, math.MaxInt64, "must be 0 (no limit) or more")
+			c.MaxQueuedBytes = v
+			return err
+		},
+	},
+	{
 		name: "max_inflight_messages", arg: "N", def: "20",
 		usage: "QoS 1 and 2 messages in flight to each client; 0 means no limit (65535)",
 		decode: func(c *Config, n *yaml.Node) error {

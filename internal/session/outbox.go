@@ -50,13 +50,17 @@ type Limits struct {
 	// MaxQueued bounds the QoS 1/2 messages kept beyond those in flight for
 	// a stalled or offline session; past it they are dropped. 0 means no limit.
 	MaxQueued int
-	QueueQoS0 bool // keep QoS 0 for an offline session (counted against MaxQueued)
+	// MaxQueuedBytes bounds the same messages by their topic and payload
+	// bytes; 0 means no limit.
+	MaxQueuedBytes int64
+	QueueQoS0      bool // keep QoS 0 for an offline session (counted against MaxQueued)
 }
 
 // Overflow is the limits doubled: how far a queue may grow for deliveries
 // whose publisher cannot wait for room.
 func (l Limits) Overflow() Limits {
 	l.MaxQueued *= 2
+	l.MaxQueuedBytes *= 2
 	l.Flow *= 2
 	return l
 }
@@ -73,7 +77,18 @@ func (o *Outbox) Drained(qos byte, lim Limits) bool {
 			limit = lim.MaxQueued
 		}
 	}
+	if qos > 0 && lim.MaxQueuedBytes > 0 && o.bytes12 > lim.MaxQueuedBytes-lim.MaxQueuedBytes/4 {
+		return false
+	}
 	return limit == 0 || queued <= limit-limit/4
+}
+
+// size is what a queued delivery counts against MaxQueuedBytes.
+func (d *Delivery) size() int64 {
+	if d.Msg == nil {
+		return 0
+	}
+	return int64(len(d.Msg.Topic) + len(d.Msg.Payload))
 }
 
 // Outbox is a session's outbound state: messages not yet sent, in FIFO
@@ -81,8 +96,9 @@ func (o *Outbox) Drained(qos byte, lim Limits) bool {
 // acknowledgement, in send order. The caller synchronizes.
 type Outbox struct {
 	queue    ring
-	queued0  int // QoS 0 entries in queue
-	queued12 int // QoS 1/2 entries in queue
+	queued0  int   // QoS 0 entries in queue
+	queued12 int   // QoS 1/2 entries in queue
+	bytes12  int64 // their topic and payload bytes
 
 	inflight   []Delivery // sent (or to resend), awaiting PUBACK, PUBREC or PUBCOMP
 	resendFrom int        // inflight[resendFrom:] are still to be (re)sent
@@ -127,7 +143,11 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 	if !online {
 		queued += o.queued0 // QoS 0 kept for an offline session counts too
 	}
-	if lim.MaxQueued > 0 && queued >= lim.MaxQueued {
+	over := lim.MaxQueued > 0 && queued >= lim.MaxQueued
+	if d.QoS > 0 && lim.MaxQueuedBytes > 0 && o.bytes12+d.size() > lim.MaxQueuedBytes {
+		over = true
+	}
+	if over {
 		if online && !stalled {
 			return Full, 0
 		}
@@ -137,6 +157,7 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 		o.queued0++
 	} else {
 		o.queued12++
+		o.bytes12 += d.size()
 	}
 	o.queue.push(d)
 	return Queued, 0
@@ -195,6 +216,7 @@ func (o *Outbox) pop() Delivery {
 		o.queued0--
 	} else {
 		o.queued12--
+		o.bytes12 -= v.size()
 	}
 	return v
 }

@@ -937,3 +937,32 @@ func TestDrained(t *testing.T) {
 		t.Error("no limit: not drained")
 	}
 }
+
+// MaxQueuedBytes bounds QoS 1/2 messages kept for an offline or stalled
+// session by topic and payload bytes, as max_queued_bytes does in Mosquitto;
+// a connected client that keeps up makes its publishers wait instead.
+func TestMaxQueuedBytes(t *testing.T) {
+	lim := Limits{MaxQueuedBytes: 100}
+	msg := &Message{Topic: "t/1", Payload: make([]byte, 37)} // 40 bytes
+	var o Outbox
+	for i, want := range []Verdict{Queued, Queued, Dropped} {
+		v, reason := o.Push(Delivery{Msg: msg, QoS: 1}, lim, false, false)
+		if v != want || (v == Dropped && reason != DropQueueFull) {
+			t.Fatalf("offline push %d: %v (%v), want %v", i+1, v, reason, want)
+		}
+	}
+	if v, _ := o.Push(Delivery{Msg: msg, QoS: 1}, lim, true, false); v != Full {
+		t.Errorf("connected client keeping up: %v, want Full", v)
+	}
+	if v, _ := o.Push(Delivery{Msg: msg, QoS: 1}, lim, true, true); v != Dropped {
+		t.Errorf("stalled client: %v, want Dropped", v)
+	}
+	o.SetWindow(10)
+	o.Next(time.Now()) // one goes in flight: its bytes no longer count
+	if v, _ := o.Push(Delivery{Msg: msg, QoS: 1}, lim, false, false); v != Queued {
+		t.Errorf("after one left the queue: %v, want Queued", v)
+	}
+	if v, _ := o.Push(Delivery{Msg: msg, QoS: 0}, Limits{MaxQueuedBytes: 1, QueueQoS0: true}, false, false); v != Queued {
+		t.Errorf("QoS 0 counted against the byte limit: %v", v)
+	}
+}
