@@ -294,7 +294,7 @@ func expiryInterval(secs uint32) time.Duration {
 // writer; it goes out before any message queued after it.
 func (c *conn) sendControl(p packet.Packet) {
 	if c.ackWaits.Load() > 0 {
-		c.queueInOrder(p.Encode(nil, c.version))
+		c.commitInOrder(nil, p.Encode(nil, c.version), nil)
 		return
 	}
 	c.outMu.Lock()

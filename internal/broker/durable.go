@@ -113,7 +113,6 @@ func (s *Server) Recover() (Recovered, error) {
 				r.Expired++
 				return nil
 			}
-			m.Topic = string(key)
 			s.retained.Set(m.Topic, m)
 			r.Retained++
 		default:
@@ -133,15 +132,15 @@ func (s *Server) Recover() (Recovered, error) {
 	return r, nil
 }
 
-// errNotKept closes a 3.1 or 3.1.1 publisher whose message could not be
-// made durable: it has no way to be told, and must not be acknowledged.
-var errNotKept = &packet.Error{Code: packet.UnspecifiedError, Reason: "the message could not be stored"}
+// errNotKept closes a client whose change could not be made durable and
+// that cannot be told otherwise (a 3.1 or 3.1.1 publisher, a subscriber).
+var errNotKept = &packet.Error{Code: packet.UnspecifiedError, Reason: "the change could not be stored"}
 
 // heldAck is a QoS 1 or 2 acknowledgement that waits for two things: the
 // message's retained change on disk (kept, from the commit's callback) and
 // its routing (routed, from the reader), so that it can say whether a
 // subscriber's queue refused the message. Whichever comes last sends it.
-// Until then c's later control packets wait behind it (see queueInOrder), so
+// Until then c's later control packets wait behind it (see commitInOrder), so
 // acknowledgements keep the order of the PUBLISHes [MQTT-4.6.0-2]
 // [MQTT-4.6.0-3].
 type heldAck struct {
@@ -202,19 +201,31 @@ func (a *heldAck) send() {
 	c.kick()
 }
 
-// queueInOrder sends an encoded control packet after the acknowledgements
-// still waiting for the disk: through the same commit queue, whose
-// callbacks run in order. Reader goroutine only.
-func (c *conn) queueInOrder(pkt []byte) {
+// commitInOrder hands ops (none for a packet that only keeps its turn) to
+// the data dir and sends an encoded control packet once they are durable,
+// after every packet still waiting there: the commit queue's callbacks run
+// in order. then, when not nil, runs after the packet is queued. If the
+// change cannot be stored the connection is closed: an acknowledgement for
+// state that would not survive a restart would be a broken promise, and the
+// client finds out by reconnecting. Reader goroutine only.
+func (c *conn) commitInOrder(ops []store.Op, pkt []byte, then func()) {
 	pkt = append([]byte(nil), pkt...)
 	c.ackWaits.Add(1)
-	c.srv.opts.Durable.Commit(nil, func(error) {
+	c.srv.opts.Durable.Commit(ops, func(err error) {
 		defer c.ackWaits.Add(-1)
+		if err != nil {
+			c.srv.log.Error("could not store a change; closing the connection", "client", c.clientID, "err", err.Error())
+			c.closeWith(errNotKept)
+			return
+		}
 		c.outMu.Lock()
 		if !c.closing {
 			c.ctl = append(c.ctl, pkt...)
 		}
 		c.outMu.Unlock()
 		c.kick()
+		if then != nil {
+			then()
+		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
 	"github.com/gridmq/gridmq/internal/store"
 )
@@ -120,33 +119,6 @@ func (st *sessionState) forgetOpsLocked(ops []store.Op) []store.Op {
 		ops = append(ops, store.Op{Kind: kindSubscription, Key: subscriptionKey(st.id, f), Delete: true})
 	}
 	return ops
-}
-
-// commitInOrder hands ops to the data dir, then sends an encoded control
-// packet once they are durable, after every packet still waiting there.
-// Reader goroutine only.
-func (c *conn) commitInOrder(ops []store.Op, pkt []byte, then func()) {
-	pkt = append([]byte(nil), pkt...)
-	c.ackWaits.Add(1)
-	c.srv.opts.Durable.Commit(ops, func(err error) {
-		defer c.ackWaits.Add(-1)
-		if err != nil {
-			// A SUBACK for a subscription that would not survive a restart
-			// would be a promise broken; the client finds out by reconnecting.
-			c.srv.log.Error("could not store a subscription; closing the connection", "client", c.clientID, "err", err.Error())
-			c.closeWith(&packet.Error{Code: packet.UnspecifiedError, Reason: "the subscription could not be stored"})
-			return
-		}
-		c.outMu.Lock()
-		if !c.closing {
-			c.ctl = append(c.ctl, pkt...)
-		}
-		c.outMu.Unlock()
-		c.kick()
-		if then != nil {
-			then()
-		}
-	})
 }
 
 // recoverSessions rebuilds the persistent sessions found in the data dir as

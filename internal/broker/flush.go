@@ -78,21 +78,20 @@ func (c *conn) writeNow() {
 		c.srv.stats.bytesSent.Add(uint64(n))
 	}
 	if err != nil {
-		c.outMu.Lock()
-		c.closing = true
-		if c.closeErr == nil {
-			c.closeErr = err
-		}
-		c.ctl = c.ctl[:0]
-		c.outMu.Unlock()
 		c.writeMu.Unlock()
 		w.release()
-		c.closeSocket() // the reader sees the socket end and finishes c
+		c.writeFailed(err)
 		return
 	}
-	if n > 0 && st != nil {
+	// What is left for the writer goroutine. A delivery queued after this
+	// look is not missed: its reader finds writeMu held and kicks.
+	more := false
+	if st != nil {
 		st.mu.Lock()
-		st.progressedLocked() // the client took what we wrote
+		if n > 0 {
+			st.progressedLocked() // the client took what we wrote
+		}
+		more = st.outbox.Pending()
 		st.mu.Unlock()
 	}
 	c.outMu.Lock()
@@ -100,7 +99,7 @@ func (c *conn) writeNow() {
 		// The rest goes before anything queued since: we still hold writeMu.
 		c.ctl = append(append(make([]byte, 0, len(w.buf)-n+len(c.ctl)), w.buf[n:]...), c.ctl...)
 	}
-	more := len(c.ctl) > 0 || (st != nil && st.pending())
+	more = more || len(c.ctl) > 0
 	c.outMu.Unlock()
 	c.writeMu.Unlock()
 	w.release()

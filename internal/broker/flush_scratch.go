@@ -7,8 +7,9 @@ import (
 	"github.com/gridmq/gridmq/internal/sockio"
 )
 
-// flushScratch is what one reader's write to a connection needs: the bytes,
-// the deliveries they were encoded from, and a non-blocking socket writer.
+// flushScratch is what one write to a connection needs, by a reader or the
+// writer goroutine: the bytes, the deliveries they were encoded from, and a
+// non-blocking socket writer. Pooled, so that an idle connection holds none.
 type flushScratch struct {
 	buf   []byte
 	batch []session.Delivery

@@ -132,7 +132,7 @@ func (c *conn) sendAck(kind packet.Type, id uint16, code packet.ReasonCode) {
 	a := packet.Ack{Kind: kind, PacketID: id, ReasonCode: code}
 	if c.ackWaits.Load() > 0 {
 		var b [8]byte
-		c.queueInOrder(a.Encode(b[:0], c.version))
+		c.commitInOrder(nil, a.Encode(b[:0], c.version), nil)
 		return
 	}
 	c.outMu.Lock()

@@ -3,7 +3,6 @@ package broker
 import (
 	"encoding/binary"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/gridmq/gridmq/internal/packet"
@@ -19,19 +18,6 @@ const (
 	// writeBatchDeliveries bounds the deliveries taken from the session per lock.
 	writeBatchDeliveries = 256
 )
-
-// writeBuffers holds the writers' output buffers between bursts, so that an
-// idle connection holds none.
-var writeBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 0, writeBatchBytes+4096)
-	return &b
-}}
-
-// deliveryBatches holds the writers' scratch slices of deliveries likewise.
-var deliveryBatches = sync.Pool{New: func() any {
-	b := make([]session.Delivery, 0, writeBatchDeliveries)
-	return &b
-}}
 
 // kick makes sure a writer is running to send what is queued for c.
 func (c *conn) kick() {
@@ -70,28 +56,23 @@ func (c *conn) wakeWriterLocked() {
 func (c *conn) writeLoop() {
 	defer c.writerWG.Done()
 	var (
-		bufp   *[]byte
-		batchp *[]session.Delivery
-		out    []byte
-		timer  *time.Timer
+		scratch *flushScratch // borrowed while there is work, so a lingering writer holds none
+		out     []byte
+		timer   *time.Timer
 	)
 	borrow := func() {
-		if bufp == nil {
-			bufp = writeBuffers.Get().(*[]byte)
-			batchp = deliveryBatches.Get().(*[]session.Delivery)
-			out = (*bufp)[:0]
+		if scratch == nil {
+			scratch = flushScratches.Get().(*flushScratch)
+			out = scratch.buf[:0]
 		}
 	}
 	giveBack := func() {
-		if bufp == nil {
+		if scratch == nil {
 			return
 		}
-		if cap(out) <= 4*writeBatchBytes {
-			*bufp = out[:0]
-			writeBuffers.Put(bufp)
-		}
-		deliveryBatches.Put(batchp)
-		bufp, batchp, out = nil, nil, nil
+		scratch.buf = out
+		scratch.release()
+		scratch, out = nil, nil
 	}
 	defer func() {
 		giveBack()
@@ -115,7 +96,7 @@ func (c *conn) writeLoop() {
 		if !closing && st != nil {
 			for len(out) < writeBatchBytes {
 				n := len(out)
-				out = c.appendDeliveries(out, st, batchp)
+				out = c.appendDeliveries(out, st, &scratch.batch)
 				if len(out) == n {
 					break
 				}
@@ -181,13 +162,22 @@ func (c *conn) writeLoop() {
 		}
 		out = out[:0]
 		if err != nil {
-			c.outMu.Lock()
-			c.closing = true
-			c.ctl = c.ctl[:0]
-			c.outMu.Unlock()
-			c.closeSocket()
+			c.writeFailed(err)
 		}
 	}
+}
+
+// writeFailed ends c after a write to its socket failed: nothing more is
+// sent, and closing the socket makes its reader finish the connection.
+func (c *conn) writeFailed(err error) {
+	c.outMu.Lock()
+	c.closing = true
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	c.ctl = c.ctl[:0]
+	c.outMu.Unlock()
+	c.closeSocket()
 }
 
 // appendDeliveries takes the next messages the session may send (within

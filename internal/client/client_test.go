@@ -401,34 +401,29 @@ func TestClose(t *testing.T) {
 	checkGoroutines(t, before)
 }
 
-func BenchmarkPublishQoS0(b *testing.B) {
-	addr := brokertest.Start(b, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
-	c := mustConnect(b, Options{Addr: addr, CleanStart: true})
-	defer c.Disconnect()
-	payload := make([]byte, 64)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Publish(ctx, "bench/topic", 0, false, payload); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkPublish measures the publisher side at QoS 0 (until written) and
+// QoS 1 (until acknowledged).
+func BenchmarkPublish(b *testing.B) {
+	for _, qos := range []byte{0, 1} {
+		b.Run(fmt.Sprintf("qos%d", qos), func(b *testing.B) {
+			addr := brokertest.Start(b, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+			c := mustConnect(b, Options{Addr: addr, CleanStart: true})
+			defer c.Disconnect()
+			payload := make([]byte, 64)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Publish(ctx, "bench/topic", qos, false, payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if qos == 0 {
+				c.Flush(ctx)
+			} else {
+				c.Drain(ctx)
+			}
+		})
 	}
-	c.Flush(ctx)
-}
-
-func BenchmarkPublishQoS1(b *testing.B) {
-	addr := brokertest.Start(b, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
-	c := mustConnect(b, Options{Addr: addr, CleanStart: true})
-	defer c.Disconnect()
-	payload := make([]byte, 64)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Publish(ctx, "bench/topic", 1, false, payload); err != nil {
-			b.Fatal(err)
-		}
-	}
-	c.Drain(ctx)
 }
 
 // BenchmarkReceive measures the subscriber side: QoS 1 messages read,

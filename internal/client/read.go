@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"time"
 
 	"github.com/gridmq/gridmq/internal/packet"
 )
@@ -217,25 +216,12 @@ func (c *Client) flushAcks() {
 	c.outMu.Unlock()
 
 	n, err := c.acks.WriteOnce(c.raw, buf)
-	c.lastSent.Store(int64(time.Since(c.start)))
 
 	c.outMu.Lock()
 	c.writing = false
-	if err != nil {
-		c.writeErr = err
-		c.closeOutLocked()
-		c.outMu.Unlock()
-		c.fail(err)
+	if !c.wroteLocked(buf, n, err) {
 		return
 	}
-	c.written += uint64(n)
-	if n < len(buf) {
-		// The rest goes before what was queued meanwhile.
-		c.out = append(append(make([]byte, 0, len(buf)-n+len(c.out)), buf[n:]...), c.out...)
-	} else if cap(buf) <= maxKeptBuffer && c.spare == nil {
-		c.spare = buf[:0]
-	}
-	c.wakeOutWaiters()
-	c.startWriterLocked()
+	c.startWriterLocked() // for the rest, and what was queued meanwhile
 	c.outMu.Unlock()
 }

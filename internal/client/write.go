@@ -120,23 +120,34 @@ func (c *Client) writeLoop() {
 // write writes one batch with no lock held. A failed write ends the
 // connection.
 func (c *Client) write(buf []byte) {
-	_, err := c.conn.Write(buf)
-	c.lastSent.Store(int64(time.Since(c.start)))
-
+	n, err := c.conn.Write(buf)
 	c.outMu.Lock()
-	if cap(buf) <= maxKeptBuffer {
-		c.spare = buf[:0]
+	if c.wroteLocked(buf, n, err) {
+		c.outMu.Unlock()
 	}
+}
+
+// wroteLocked records that n bytes of buf were written: what was not goes
+// back before anything queued meanwhile, and a buffer written whole becomes
+// the spare. Caller holds c.outMu. After a failed write it ends the
+// connection, releasing c.outMu, and reports false.
+func (c *Client) wroteLocked(buf []byte, n int, err error) bool {
+	c.lastSent.Store(int64(time.Since(c.start)))
 	if err != nil {
 		c.writeErr = err
 		c.closeOutLocked()
 		c.outMu.Unlock()
 		c.fail(err)
-		return
+		return false
 	}
-	c.written += uint64(len(buf))
+	c.written += uint64(n)
+	if n < len(buf) {
+		c.out = append(append(make([]byte, 0, len(buf)-n+len(c.out)), buf[n:]...), c.out...)
+	} else if cap(buf) <= maxKeptBuffer && c.spare == nil {
+		c.spare = buf[:0]
+	}
 	c.wakeOutWaiters()
-	c.outMu.Unlock()
+	return true
 }
 
 // wakeOutWaiters wakes the senders waiting for room, Flush and Disconnect.
