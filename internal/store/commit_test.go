@@ -60,7 +60,7 @@ func TestGroupCommit(t *testing.T) {
 	mustClose(t, s)
 }
 
-// TestAsyncCommitsUnderLoad floods the bounded queue without waiting.
+// TestAsyncCommitsUnderLoad floods the queue without waiting.
 func TestAsyncCommitsUnderLoad(t *testing.T) {
 	const writers, perWriter = 16, 500
 	dir := t.TempDir()

@@ -37,27 +37,33 @@ func newRequest(ops []Op, done func(error)) (*request, error) {
 	return r, nil
 }
 
-// runCommitter is the only writer of the log. It takes every request
-// waiting, writes them as one frame, syncs once, updates the index and then
-// answers them; between frames it moves records for the compactor and, under
-// Interval, syncs on the ticker. It returns when Close closes requests,
-// after answering all of them and syncing.
+// runCommitter is the only writer of the log. It takes every commit
+// waiting, writes them as frames of up to maxFrameBytes, syncs once per
+// frame, updates the index and then answers them; between frames it moves
+// records for the compactor and, under Interval, syncs on the ticker. It
+// returns once Close has begun and every commit handed over before it is
+// answered and synced.
 func (s *Store) runCommitter(tick <-chan time.Time) {
 	defer close(s.committerDone)
-	var batch []*request
+	var taken []*request
 	for {
 		select {
-		case r, ok := <-s.requests:
-			if !ok {
+		case <-s.queueWake:
+			var closing bool
+			taken, closing = s.takeQueue(taken[:0])
+			for rest := taken; len(rest) > 0; {
+				n := frameCut(rest)
+				s.commit(rest[:n])
+				rest = rest[n:]
+			}
+			clear(taken)
+			if closing {
 				s.syncDirty()
 				if s.ticker != nil {
 					s.ticker.Stop()
 				}
 				return
 			}
-			batch = s.drain(append(batch[:0], r))
-			s.commit(batch)
-			clear(batch)
 		case rel := <-s.relocations:
 			rel.done <- s.relocate(rel)
 		case <-tick:
@@ -66,23 +72,16 @@ func (s *Store) runCommitter(tick <-chan time.Time) {
 	}
 }
 
-// drain adds the requests already waiting, without blocking, up to one
-// frame's worth.
-func (s *Store) drain(batch []*request) []*request {
-	size := len(batch[0].body)
-	for size < maxFrameBytes {
-		select {
-		case r, ok := <-s.requests:
-			if !ok {
-				return batch // runCommitter sees the close next
-			}
-			batch = append(batch, r)
-			size += len(r.body)
-		default:
-			return batch
-		}
+// frameCut is how many of the requests go into the next frame: at least
+// one, and no more than maxFrameBytes of them.
+func frameCut(reqs []*request) int {
+	size := len(reqs[0].body)
+	n := 1
+	for n < len(reqs) && size+len(reqs[n].body) <= maxFrameBytes {
+		size += len(reqs[n].body)
+		n++
 	}
-	return batch
+	return n
 }
 
 // commit writes batch as one frame, makes it durable per the Durability,

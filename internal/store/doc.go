@@ -13,8 +13,9 @@
 // Values are not kept in memory: the broker holds its own state, and reads
 // the store once, with Scan, when it starts.
 //
-// Lock order: Store.closeMu, then Store.mu. No lock is held while a segment
-// is written or synced, except that Scan reads segments under Store.mu.
+// Lock order: Store.closeMu, then Store.mu; Store.queueMu is taken alone.
+// No lock is held while a segment is written or synced, except that Scan
+// reads segments under Store.mu.
 //
 // The package imports only the standard library. It must never import the
 // broker or session packages: the record kinds and their encoding belong to

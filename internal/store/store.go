@@ -36,12 +36,13 @@ type Stats struct {
 	Compacted    int64 // segments reclaimed by compaction
 }
 
-// requestQueue bounds the commits handed over and not yet taken by the
-// committer. A Commit blocks while it is full, which slows the broker's read
-// loops to the disk's pace (back-pressure, nothing dropped); the committer
-// empties it whole into each frame, so it fills only while a write or fsync
-// takes longer than the broker takes to submit this many commits.
-const requestQueue = 1024
+// maxQueuedBytes is how many bytes of commits may wait for the committer
+// before AwaitRoom makes callers wait: the broker's read loops then slow to
+// the disk's pace (back-pressure, nothing dropped). Commit itself never
+// waits, so it may be called under the caller's locks and from callbacks;
+// the committer takes the whole queue at once, so it fills only while a
+// write or fsync takes longer than the broker takes to submit this much.
+const maxQueuedBytes = 32 << 20
 
 // maxFrameBytes bounds the commits the committer joins into one frame, so
 // one slow write does not hold up the callbacks of the commits behind it.
@@ -55,7 +56,6 @@ type Store struct {
 	log  *slog.Logger
 	lock *os.File
 
-	requests      chan *request    // to the committer; see requestQueue
 	relocations   chan *relocation // from the compactor to the committer
 	wakeCompactor chan struct{}    // capacity 1: a pending wake-up is enough
 	compactorIdle chan chan struct{}
@@ -63,7 +63,14 @@ type Store struct {
 	committerDone chan struct{}
 	compactorDone chan struct{}
 
-	closeMu sync.RWMutex // guards closed; held for reading while a Commit hands over its request
+	queueMu     sync.Mutex // guards the fields below
+	queue       []*request // commits handed over, in order, not yet taken by the committer
+	queueBytes  int64
+	queueClosed bool          // Close has begun: no more commits
+	queueWake   chan struct{} // capacity 1: wakes the committer
+	roomWait    chan struct{} // made by AwaitRoom, closed when the committer takes the queue
+
+	closeMu sync.RWMutex // guards closed; held for reading while Scan runs
 	closed  bool
 
 	closeOnce sync.Once
@@ -107,7 +114,7 @@ func Open(dir string, o Options) (*Store, error) {
 		opts:          o,
 		log:           o.Logger,
 		lock:          lock,
-		requests:      make(chan *request, requestQueue),
+		queueWake:     make(chan struct{}, 1),
 		relocations:   make(chan *relocation),
 		wakeCompactor: make(chan struct{}, 1),
 		compactorIdle: make(chan chan struct{}),
@@ -170,9 +177,10 @@ func (s *Store) setActive(f *os.File, id uint32, size int64) {
 // from it. The ops of one Commit are applied all or none, also across a
 // crash. Commit copies ops, so the caller may reuse them at once.
 //
-// Commit blocks only while requestQueue commits are already waiting for the
-// committer. done must not block for long: it holds up the callbacks of the
-// commits written with this one. On a closed or failed store, or for ops
+// Commit never waits for the disk, so it may be called while holding locks
+// and from another commit's callback; AwaitRoom is the back-pressure. done
+// must not block for long: it holds up the callbacks of the commits written
+// with this one. It may call Commit. On a closed or failed store, or for ops
 // that are too large, done is called before Commit returns. done may be nil.
 func (s *Store) Commit(ops []Op, done func(error)) {
 	if done == nil {
@@ -187,13 +195,59 @@ func (s *Store) Commit(ops []Op, done func(error)) {
 		done(err)
 		return
 	}
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
+	s.queueMu.Lock()
+	if s.queueClosed {
+		s.queueMu.Unlock()
 		done(ErrClosed)
 		return
 	}
-	s.requests <- r
+	s.queue = append(s.queue, r)
+	s.queueBytes += int64(len(r.body))
+	first := len(s.queue) == 1
+	s.queueMu.Unlock()
+	if first {
+		select {
+		case s.queueWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// AwaitRoom waits while more than maxQueuedBytes of commits wait for the
+// committer. Callers that produce commits call it where they may wait (no
+// lock held), so that they slow down to the disk's pace.
+func (s *Store) AwaitRoom() {
+	s.queueMu.Lock()
+	for s.queueBytes > maxQueuedBytes && !s.queueClosed {
+		if s.roomWait == nil {
+			s.roomWait = make(chan struct{})
+		}
+		wait := s.roomWait
+		s.queueMu.Unlock()
+		<-wait
+		s.queueMu.Lock()
+	}
+	s.queueMu.Unlock()
+}
+
+// takeQueue hands the committer every commit waiting, in order, and wakes
+// the callers waiting for room. closing reports that Close has begun: no
+// commit can follow these.
+func (s *Store) takeQueue(dst []*request) (_ []*request, closing bool) {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	dst = append(dst, s.queue...)
+	clear(s.queue)
+	s.queue = s.queue[:0]
+	if cap(s.queue) > 4096 {
+		s.queue = nil // give back the memory of a burst
+	}
+	s.queueBytes = 0
+	if s.roomWait != nil {
+		close(s.roomWait)
+		s.roomWait = nil
+	}
+	return dst, s.queueClosed
 }
 
 // ignoreOutcome is the callback of a commit nobody waits for.
@@ -290,7 +344,13 @@ func (s *Store) Close() error {
 		s.closeMu.Lock()
 		s.closed = true
 		s.closeMu.Unlock()
-		close(s.requests)
+		s.queueMu.Lock()
+		s.queueClosed = true
+		s.queueMu.Unlock()
+		select {
+		case s.queueWake <- struct{}{}:
+		default:
+		}
 		<-s.committerDone
 		s.closeErr = errors.Join(s.failed(), s.active.Close(), s.lock.Close())
 	})

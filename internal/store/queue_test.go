@@ -1,0 +1,107 @@
+package store
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Commit may be called from a commit's callback, as the broker does when
+// an acknowledgement it sends leads to more state: nothing deadlocks and
+// the callbacks keep the order of the commits.
+func TestCommitFromCallback(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{})
+	defer mustClose(t, s)
+	const chain = 200
+	var order []int
+	done := make(chan struct{})
+	var next func(i int) func(error)
+	next = func(i int) func(error) {
+		return func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			order = append(order, i) // callbacks run on the committer alone
+			if i == chain {
+				close(done)
+				return
+			}
+			s.Commit([]Op{put('q', fmt.Sprint(i+1), "v")}, next(i+1))
+		}
+	}
+	s.Commit([]Op{put('q', "0", "v")}, next(0))
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d of %d chained commits answered", len(order), chain+1)
+	}
+	for i, got := range order {
+		if got != i {
+			t.Fatalf("callback %d ran as number %d", got, i)
+		}
+	}
+}
+
+// stalledFile holds every write until release is closed.
+type stalledFile struct {
+	segmentFile
+	release chan struct{}
+	writes  *atomic.Int64
+}
+
+func (f stalledFile) WriteAt(b []byte, off int64) (int, error) {
+	f.writes.Add(1)
+	<-f.release
+	return f.segmentFile.WriteAt(b, off)
+}
+
+// AwaitRoom is the back-pressure of a Commit that never waits: while the
+// disk is stuck and more than maxQueuedBytes of commits wait for it, the
+// caller waits; once the committer takes them, it goes on.
+func TestAwaitRoom(t *testing.T) {
+	release := make(chan struct{})
+	var writes atomic.Int64
+	o := Options{}
+	o.hooks.segmentFile = func(f segmentFile) segmentFile { return stalledFile{f, release, &writes} }
+	s := mustOpen(t, t.TempDir(), o)
+	defer mustClose(t, s)
+
+	// The first commit holds the committer in its write.
+	s.Commit([]Op{put('q', "first", "v")}, nil)
+	for writes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.AwaitRoom() // nothing is queued: no wait
+
+	value := string(make([]byte, 1<<20))
+	var answered atomic.Int64
+	const n = maxQueuedBytes>>20 + 2
+	for i := range n {
+		s.Commit([]Op{put('q', fmt.Sprint(i), value)}, func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			answered.Add(1)
+		})
+	}
+	returned := make(chan struct{})
+	go func() {
+		s.AwaitRoom()
+		close(returned)
+	}()
+	select {
+	case <-returned:
+		t.Fatal("AwaitRoom returned with more than maxQueuedBytes waiting for a stuck disk")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-returned:
+	case <-time.After(30 * time.Second):
+		t.Fatal("AwaitRoom still waiting after the disk came back")
+	}
+	for answered.Load() != n {
+		time.Sleep(time.Millisecond)
+	}
+}
