@@ -9,10 +9,27 @@ type Delivery struct {
 	Retain bool     // retain flag as sent
 	SubIDs []uint32 // subscription identifiers to carry; shared, never modified
 
+	// Stored is set by the caller of Push when the delivery is also kept in
+	// the data dir, where Seq names it.
+	Stored bool
+	// Seq is the delivery's place in its session's queue, set by Push for
+	// QoS 1 and 2; its packet identifier is derived from it (PacketIDFor).
+	Seq uint64
+
 	// Set by the outbox when the delivery enters the in-flight window.
 	PacketID uint16
 	Dup      bool // being sent again after a reconnect [MQTT-4.4.0-1]
 	Released bool // QoS 2: PUBREC received, PUBREL owed; awaiting PUBCOMP
+}
+
+// PacketIDFor is the packet identifier of the QoS 1 or 2 delivery at seq in
+// its session's queue: 1 to 65535 in turn [MQTT-2.2.1-3]. Deriving it from
+// the place in the queue means a restarted broker resends a message with
+// its original identifier [MQTT-4.4.0-1] without having written the
+// identifier down before sending, which exactly-once needs: a client that
+// has the message but not our PUBREL must see the same identifier again.
+func PacketIDFor(seq uint64) uint16 {
+	return uint16((seq-1)%65535 + 1)
 }
 
 // DropReason says why a delivery was discarded; every drop is counted by reason.
@@ -100,10 +117,17 @@ type Outbox struct {
 	queued12 int   // QoS 1/2 entries in queue
 	bytes12  int64 // their topic and payload bytes
 
-	inflight   []Delivery // sent (or to resend), awaiting PUBACK, PUBREC or PUBCOMP
+	inflight   []Delivery // sent (or to resend), awaiting PUBACK, PUBREC or PUBCOMP; in Seq order
 	resendFrom int        // inflight[resendFrom:] are still to be (re)sent
 	window     int        // in-flight limit: min(server max_inflight_messages, client Receive Maximum)
-	nextID     uint16
+
+	lastSeq uint64 // of the newest QoS 1/2 delivery pushed
+	// durableSeq is the newest Seq known to be in the data dir: a stored
+	// QoS 2 delivery is not sent before it is, so that a crash cannot make
+	// the broker route it again for a publisher that was never acknowledged
+	// after the subscriber already had it.
+	durableSeq uint64
+	dropped    []uint64 // Seq of stored deliveries discarded (expired) since TakeDropped
 }
 
 // SetWindow sets the in-flight limit for the current connection.
@@ -156,11 +180,23 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 	if d.QoS == 0 {
 		o.queued0++
 	} else {
+		o.lastSeq++
+		d.Seq = o.lastSeq
 		o.queued12++
 		o.bytes12 += d.size()
 	}
 	o.queue.push(d)
 	return Queued, 0
+}
+
+// LastSeq is the Seq Push gave the newest QoS 1 or 2 delivery it queued.
+func (o *Outbox) LastSeq() uint64 { return o.lastSeq }
+
+// Durable records that the stored deliveries up to seq are in the data dir.
+func (o *Outbox) Durable(seq uint64) {
+	if seq > o.durableSeq {
+		o.durableSeq = seq
+	}
 }
 
 // Next returns the next packet to write: first in-flight messages still to be
@@ -180,23 +216,43 @@ func (o *Outbox) Next(now time.Time) (d Delivery, ok bool, expired int) {
 	for o.queue.len() > 0 {
 		head := o.queue.peek()
 		if head.Msg.Expired(now) {
-			o.pop()
+			if v := o.pop(); v.Stored {
+				o.dropped = append(o.dropped, v.Seq)
+			}
 			expired++
 			continue
 		}
 		if head.QoS == 0 {
 			return o.pop(), true, expired
 		}
-		if len(o.inflight) >= o.window {
+		if !o.sendable(head) {
 			return Delivery{}, false, expired
 		}
 		v := o.pop()
-		v.PacketID = o.allocID()
+		v.PacketID = PacketIDFor(v.Seq)
 		o.inflight = append(o.inflight, v)
 		o.resendFrom = len(o.inflight)
 		return v, true, expired
 	}
 	return Delivery{}, false, expired
+}
+
+// sendable reports whether the QoS 1 or 2 delivery at the head of the queue
+// may enter the in-flight window: there is a slot, it is in the data dir if
+// it must be, and its packet identifier is free. The identifier is taken
+// only when a message 65535 places older is still unacknowledged; the
+// delivery then waits for it [MQTT-2.2.1-2].
+func (o *Outbox) sendable(head *Delivery) bool {
+	if len(o.inflight) >= o.window {
+		return false
+	}
+	if head.QoS == 2 && head.Stored && head.Seq > o.durableSeq {
+		return false
+	}
+	if len(o.inflight) == 0 || o.inflight[0].Seq+65535 > head.Seq {
+		return true // in Seq order: nothing in flight is old enough to clash
+	}
+	return o.find(PacketIDFor(head.Seq)) < 0
 }
 
 // Pending reports whether Next would return something if the window allows.
@@ -207,7 +263,8 @@ func (o *Outbox) Pending() bool {
 	if o.queue.len() == 0 {
 		return false
 	}
-	return o.queue.peek().QoS == 0 || len(o.inflight) < o.window
+	head := o.queue.peek()
+	return head.QoS == 0 || o.sendable(head)
 }
 
 func (o *Outbox) pop() Delivery {
@@ -219,20 +276,6 @@ func (o *Outbox) pop() Delivery {
 		o.bytes12 -= v.size()
 	}
 	return v
-}
-
-// allocID returns a packet identifier not in use by any in-flight message
-// [MQTT-2.2.1-2]; identifiers are never 0 [MQTT-2.2.1-3].
-func (o *Outbox) allocID() uint16 {
-	for {
-		o.nextID++
-		if o.nextID == 0 {
-			o.nextID = 1
-		}
-		if o.find(o.nextID) < 0 {
-			return o.nextID
-		}
-	}
 }
 
 func (o *Outbox) find(id uint16) int {
@@ -257,26 +300,32 @@ func (o *Outbox) remove(i int) {
 }
 
 // Complete ends the in-flight QoS 1 (PUBACK) or QoS 2 (PUBCOMP, or a PUBREC
-// with an error code) message with this packet id; false if none is in flight.
-func (o *Outbox) Complete(id uint16) bool {
+// with an error code) message with this packet id and returns it; false if
+// none is in flight.
+func (o *Outbox) Complete(id uint16) (Delivery, bool) {
 	i := o.find(id)
 	if i < 0 {
-		return false
+		return Delivery{}, false
 	}
+	d := o.inflight[i]
 	o.remove(i)
-	return true
+	return d, true
 }
 
 // Release records a PUBREC for a QoS 2 message: from now on PUBREL is what
-// is owed for it [MQTT-4.3.3-4]. A repeated PUBREC is answered again. False
-// if no in-flight QoS 2 message has this id.
-func (o *Outbox) Release(id uint16) bool {
+// is owed for it [MQTT-4.3.3-4], and the message itself is no longer
+// needed. A repeated PUBREC is answered again. It returns the delivery as
+// released; false if no in-flight QoS 2 message has this id.
+func (o *Outbox) Release(id uint16) (Delivery, bool) {
 	i := o.find(id)
 	if i < 0 || o.inflight[i].QoS != 2 {
-		return false
+		return Delivery{}, false
 	}
-	o.inflight[i].Released = true
-	return true
+	v := &o.inflight[i]
+	v.Released = true
+	v.Msg = nil
+	v.SubIDs = nil
+	return *v, true
 }
 
 // Resume marks every in-flight message to be sent again, in order, with DUP
@@ -315,6 +364,99 @@ func (o *Outbox) DropQoS0() int {
 // Clear forgets everything.
 func (o *Outbox) Clear() { *o = Outbox{window: o.window} }
 
+// TakeDropped appends to dst the Seq of every stored delivery the outbox
+// has discarded since the last call, so that the caller deletes them from
+// the data dir.
+func (o *Outbox) TakeDropped(dst []uint64) []uint64 {
+	dst = append(dst, o.dropped...)
+	o.dropped = o.dropped[:0]
+	if cap(o.dropped) > 64 {
+		o.dropped = nil
+	}
+	return dst
+}
+
+// Unstore appends to dst the Seq of every stored delivery, queued or in
+// flight, and marks none of them stored any more: the session no longer
+// keeps its state in the data dir.
+func (o *Outbox) Unstore(dst []uint64) []uint64 {
+	for i := range o.inflight {
+		if o.inflight[i].Stored {
+			dst = append(dst, o.inflight[i].Seq)
+			o.inflight[i].Stored = false
+		}
+	}
+	for i := 0; i < o.queue.len(); i++ {
+		if d := o.queue.at(i); d.Stored {
+			dst = append(dst, d.Seq)
+			d.Stored = false
+		}
+	}
+	return o.TakeDropped(dst)
+}
+
+// Cancel removes the delivery at seq, queued or in flight, as if it had
+// never been pushed: its message could not be stored, so its publisher was
+// not acknowledged and will send it again. False if it is not there.
+func (o *Outbox) Cancel(seq uint64) bool {
+	for i := range o.inflight {
+		if o.inflight[i].Seq == seq && o.inflight[i].QoS > 0 {
+			o.remove(i)
+			return true
+		}
+	}
+	var kept ring
+	found := false
+	for o.queue.len() > 0 {
+		v := o.queue.pop()
+		if !found && v.QoS > 0 && v.Seq == seq {
+			found = true
+			o.queued12--
+			o.bytes12 -= v.size()
+			continue
+		}
+		kept.push(v)
+	}
+	o.queue = kept
+	return found
+}
+
+// Restore refills an empty outbox with deliveries read back from the data
+// dir, in Seq order, after a restart. Each may or may not have reached the
+// client before: PUBLISHes are sent again with DUP set [MQTT-4.4.0-1], and
+// a QoS 2 message whose PUBREC had arrived is owed its PUBREL. Those up to
+// the newest released one were in flight, and go back there, so the
+// in-flight window stays in Seq order.
+func (o *Outbox) Restore(ds []Delivery) {
+	last := -1
+	for i := range ds {
+		if ds[i].Released {
+			last = i
+		}
+	}
+	for i, d := range ds {
+		d.Stored = true
+		d.Dup = !d.Released
+		if d.Seq > o.lastSeq {
+			o.lastSeq = d.Seq
+		}
+		if i <= last {
+			d.PacketID = PacketIDFor(d.Seq)
+			o.inflight = append(o.inflight, d)
+			continue
+		}
+		if d.QoS == 0 {
+			o.queued0++
+		} else {
+			o.queued12++
+			o.bytes12 += d.size()
+		}
+		o.queue.push(d)
+	}
+	o.durableSeq = o.lastSeq
+	o.resendFrom = 0
+}
+
 // ring is a FIFO of deliveries that grows by doubling and gives its memory
 // back when it empties, so an idle session holds no buffer.
 type ring struct {
@@ -341,6 +483,9 @@ func (r *ring) push(d Delivery) {
 }
 
 func (r *ring) peek() *Delivery { return &r.buf[r.head] }
+
+// at returns the i-th delivery from the head.
+func (r *ring) at(i int) *Delivery { return &r.buf[(r.head+i)%len(r.buf)] }
 
 func (r *ring) pop() Delivery {
 	v := r.buf[r.head]

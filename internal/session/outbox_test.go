@@ -44,7 +44,7 @@ func drain(t testing.TB, o *Outbox, now time.Time) (out []sent, expired int) {
 		if !ok {
 			return out, expired
 		}
-		out = append(out, sent{d.Msg.Topic, d.QoS, d.PacketID, d.Dup, d.Released})
+		out = append(out, sentOf(d))
 	}
 	t.Fatal("Next never ran dry")
 	return nil, 0
@@ -57,7 +57,20 @@ func next(t testing.TB, o *Outbox) sent {
 	if !ok {
 		t.Fatal("Next returned nothing")
 	}
-	return sent{d.Msg.Topic, d.QoS, d.PacketID, d.Dup, d.Released}
+	return sentOf(d)
+}
+
+// releasedTopic stands for the topic of a released QoS 2 delivery.
+const releasedTopic = "(PUBREL)"
+
+// sentOf is what the client sees of d. A released QoS 2 delivery is a
+// PUBREL and no longer holds its message; it is shown by the topic it had.
+func sentOf(d Delivery) sent {
+	topic := releasedTopic
+	if d.Msg != nil {
+		topic = d.Msg.Topic
+	}
+	return sent{topic, d.QoS, d.PacketID, d.Dup, d.Released}
 }
 
 // TestOutboxPush covers every verdict of Push: each queue is bounded and
@@ -280,7 +293,7 @@ func TestOutboxWindowCompleteFreesSlot(t *testing.T) {
 	if o.Pending() {
 		t.Fatal("Pending with a full window and a QoS 1 at the head")
 	}
-	if !o.Complete(1) {
+	if !complete(&o, 1) {
 		t.Fatal("Complete(1) = false")
 	}
 	if !o.Pending() {
@@ -291,7 +304,7 @@ func TestOutboxWindowCompleteFreesSlot(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("after Complete(1) %+v, want %+v", got, want)
 	}
-	if !o.Complete(3) {
+	if !complete(&o, 3) {
 		t.Fatal("Complete(3) = false")
 	}
 	got, _ = drain(t, &o, time.Time{})
@@ -305,14 +318,15 @@ func TestOutboxWindowCompleteFreesSlot(t *testing.T) {
 	}
 }
 
-// TestOutboxPacketIDs runs allocation well past a wrap of the 16-bit space
-// with some identifiers held in flight throughout, and checks every id
-// against a model: never 0 [MQTT-2.2.1-3], never one in flight
-// [MQTT-2.2.1-2], otherwise the next one up.
+// TestOutboxPacketIDs runs well past a wrap of the 16-bit space with some
+// identifiers held in flight throughout, and checks every id against a
+// model: the id follows from the message's place in the queue, is never 0
+// [MQTT-2.2.1-3], and a message whose id is still in flight waits until it
+// is free [MQTT-2.2.1-2].
 func TestOutboxPacketIDs(t *testing.T) {
 	tests := []struct {
 		name string
-		hold []int // indexes (0-based) of messages left in flight
+		hold []int // indexes (0-based) of messages left in flight for a while
 	}{
 		{name: "none held", hold: nil},
 		{name: "low ids held", hold: []int{0, 1, 2, 4}},
@@ -324,35 +338,41 @@ func TestOutboxPacketIDs(t *testing.T) {
 			var o Outbox
 			o.SetWindow(0)
 			inflight := map[uint16]bool{}
-			prev := uint16(0)
 			m := &Message{Topic: "t", QoS: 1}
+			waited := 0
 			for i := range 65535 + 10000 {
 				if v, _ := o.Push(Delivery{Msg: m, QoS: 1}, Limits{}, true, false); v != Queued {
 					t.Fatalf("push %d: %v", i, v)
 				}
+				want := uint16(i%65535 + 1)
 				d, ok, _ := o.Next(time.Time{})
 				if !ok {
-					t.Fatalf("Next %d: nothing", i)
-				}
-				want := prev
-				for {
-					want++
-					if want != 0 && !inflight[want] {
-						break
+					if !inflight[want] {
+						t.Fatalf("Next %d: nothing, though id %d is free", i, want)
+					}
+					// The holder of the id is acknowledged at last: the
+					// message waiting for its id goes.
+					complete(&o, want)
+					delete(inflight, want)
+					waited++
+					if d, ok, _ = o.Next(time.Time{}); !ok {
+						t.Fatalf("Next %d: nothing after id %d was freed", i, want)
 					}
 				}
-				if d.PacketID != want {
+				if d.PacketID != want || d.PacketID == 0 {
 					t.Fatalf("message %d: id %d, want %d (in flight %d)", i, d.PacketID, want, len(inflight))
 				}
-				prev = d.PacketID
 				if slices.Contains(tc.hold, i) {
 					inflight[d.PacketID] = true
-				} else if !o.Complete(d.PacketID) {
+				} else if !complete(&o, d.PacketID) {
 					t.Fatalf("Complete(%d) = false", d.PacketID)
 				}
 			}
 			if o.Inflight() != len(inflight) {
 				t.Errorf("Inflight %d, want %d", o.Inflight(), len(inflight))
+			}
+			if held := len(tc.hold); waited > held {
+				t.Errorf("waited for an id %d times, with %d held", waited, held)
 			}
 		})
 	}
@@ -376,10 +396,11 @@ func TestOutboxExpiry(t *testing.T) {
 			want: []sent{{"m0", 1, 1, false, false}}},
 		{name: "zero never expires", expiry: []time.Time{{}}, qos: []byte{0},
 			want: []sent{{"m0", 0, 0, false, false}}},
-		// Expired QoS 1/2 take no packet id; live ones keep their order.
+		// An expired QoS 1/2 message had its place in the queue, and so the
+		// packet id that goes with it; live ones keep their order.
 		{name: "mixed", qos: []byte{1, 0, 0, 2, 1, 0},
 			expiry: []time.Time{at(-time.Hour), at(time.Hour), at(-time.Millisecond), now, {}, at(-1)},
-			want:   []sent{{"m1", 0, 0, false, false}, {"m4", 1, 1, false, false}}, wantExpired: 4},
+			want:   []sent{{"m1", 0, 0, false, false}, {"m4", 1, 3, false, false}}, wantExpired: 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -456,10 +477,10 @@ func TestOutboxCompleteRelease(t *testing.T) {
 		{name: "PUBREC then PUBCOMP", ops: []op{{true, 2, true}, {false, 2, true}},
 			wantInflight: []sent{{"m0", 1, 1, true, false}, {"m2", 2, 3, false, false}}},
 		{name: "PUBREC keeps it in flight", ops: []op{{true, 2, true}},
-			wantInflight: []sent{{"m0", 1, 1, true, false}, {"m1", 2, 2, false, true}}},
+			wantInflight: []sent{{"m0", 1, 1, true, false}, {releasedTopic, 2, 2, false, true}}},
 		// A repeated PUBREC is answered with PUBREL again [MQTT-4.3.3-4].
 		{name: "PUBREC twice", ops: []op{{true, 2, true}, {true, 2, true}},
-			wantInflight: []sent{{"m0", 1, 1, true, false}, {"m1", 2, 2, false, true}}},
+			wantInflight: []sent{{"m0", 1, 1, true, false}, {releasedTopic, 2, 2, false, true}}},
 		{name: "PUBREC with error code completes", ops: []op{{false, 2, true}, {true, 2, false}},
 			wantInflight: []sent{{"m0", 1, 1, true, false}, {"m2", 2, 3, false, false}}},
 		{name: "both done", ops: []op{{true, 2, true}, {false, 1, true}, {false, 2, true}},
@@ -472,15 +493,15 @@ func TestOutboxCompleteRelease(t *testing.T) {
 			push(t, &o, Limits{}, true, "m", 1, 2, 2)
 			next(t, &o)
 			next(t, &o)
-			if o.Release(3) {
+			if release(&o, 3) {
 				t.Fatal("Release of a QoS 2 not yet in flight = true")
 			}
 			for _, p := range tc.ops {
 				var got bool
 				if p.release {
-					got = o.Release(p.id)
+					got = release(&o, p.id)
 				} else {
-					got = o.Complete(p.id)
+					got = complete(&o, p.id)
 				}
 				if got != p.want {
 					t.Fatalf("release=%v id %d: got %v, want %v", p.release, p.id, got, p.want)
@@ -508,7 +529,7 @@ func TestOutboxResume(t *testing.T) {
 	for range 4 {
 		next(t, &o)
 	}
-	if !o.Release(3) {
+	if !release(&o, 3) {
 		t.Fatal("Release(3) = false")
 	}
 	push(t, &o, Limits{}, true, "q", 0, 1)
@@ -521,7 +542,7 @@ func TestOutboxResume(t *testing.T) {
 	want := []sent{
 		{"a0", 1, 1, true, false},
 		{"a1", 2, 2, true, false},
-		{"a2", 2, 3, false, true}, // PUBREL, not a PUBLISH
+		{releasedTopic, 2, 3, false, true}, // PUBREL, not a PUBLISH
 		{"a3", 1, 4, true, false},
 		{"q0", 0, 0, false, false},
 	}
@@ -529,7 +550,7 @@ func TestOutboxResume(t *testing.T) {
 		t.Fatalf("after Resume\n %+v\nwant\n %+v", got, want)
 	}
 	// The window is full: q1 waits for an acknowledgement, and is not DUP.
-	if !o.Complete(4) {
+	if !complete(&o, 4) {
 		t.Fatal("Complete(4) = false")
 	}
 	got, _ = drain(t, &o, time.Time{})
@@ -540,7 +561,7 @@ func TestOutboxResume(t *testing.T) {
 	// A second reconnect before anything is acknowledged sends them all again.
 	o.Resume()
 	got, _ = drain(t, &o, time.Time{})
-	want = []sent{{"a0", 1, 1, true, false}, {"a1", 2, 2, true, false}, {"a2", 2, 3, false, true}, {"q1", 1, 5, true, false}}
+	want = []sent{{"a0", 1, 1, true, false}, {"a1", 2, 2, true, false}, {releasedTopic, 2, 3, false, true}, {"q1", 1, 5, true, false}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("after second Resume\n %+v\nwant\n %+v", got, want)
 	}
@@ -560,10 +581,10 @@ func TestOutboxResumeIgnoresExpiry(t *testing.T) {
 	}
 	next(t, &o)
 	next(t, &o)
-	o.Release(2)
+	release(&o, 2)
 	o.Resume()
 	got, expired := drain(t, &o, later)
-	want := []sent{{"m0", 2, 1, true, false}, {"m1", 2, 2, false, true}}
+	want := []sent{{"m0", 2, 1, true, false}, {releasedTopic, 2, 2, false, true}}
 	if !slices.Equal(got, want) || expired != 1 {
 		t.Errorf("after Resume an hour later: %+v, %d expired; want %+v, 1 expired", got, expired, want)
 	}
@@ -611,7 +632,7 @@ func TestOutboxCompleteDuringResend(t *testing.T) {
 			if first := next(t, &o); first != (sent{"m0", 1, 1, true, false}) {
 				t.Fatalf("first resend %+v", first)
 			}
-			if !o.Complete(tc.complete) {
+			if !complete(&o, tc.complete) {
 				t.Fatalf("Complete(%d) = false", tc.complete)
 			}
 			got, _ := drain(t, &o, time.Time{})
@@ -721,7 +742,7 @@ func TestOutboxLenInflightClear(t *testing.T) {
 	next(t, &o)
 	next(t, &o)
 	check("two sent", 5, 2)
-	o.Complete(1)
+	complete(&o, 1)
 	check("one acknowledged", 4, 1)
 	next(t, &o)
 	check("third sent", 4, 2)
@@ -731,7 +752,7 @@ func TestOutboxLenInflightClear(t *testing.T) {
 	if _, ok, _ := o.Next(time.Time{}); ok || o.Pending() {
 		t.Fatal("Next or Pending after Clear")
 	}
-	if o.Complete(2) || o.Release(2) {
+	if complete(&o, 2) || release(&o, 2) {
 		t.Error("an id from before Clear is still known")
 	}
 	// The window survives Clear; packet ids and queue counts start over.
@@ -838,7 +859,7 @@ func TestOutboxReleasesMemory(t *testing.T) {
 		t.Errorf("empty queue holds a buffer of %d", len(o.queue.buf))
 	}
 	for _, s := range got {
-		if s.QoS > 0 && !o.Complete(s.ID) {
+		if s.QoS > 0 && !complete(&o, s.ID) {
 			t.Fatalf("Complete(%d) = false", s.ID)
 		}
 	}
@@ -849,8 +870,8 @@ func TestOutboxReleasesMemory(t *testing.T) {
 	// A small queue keeps its buffer: no allocation per message.
 	push(t, &o, Limits{}, true, "s", 1, 1)
 	drain(t, &o, time.Time{})
-	o.Complete(1)
-	o.Complete(2)
+	complete(&o, 1)
+	complete(&o, 2)
 	if o.queue.buf == nil || o.inflight == nil {
 		t.Errorf("small buffers were dropped: queue %v, in flight %v", o.queue.buf == nil, o.inflight == nil)
 	}
@@ -871,7 +892,7 @@ func BenchmarkOutboxPushNext(b *testing.B) {
 		if !ok {
 			b.Fatal("Next returned nothing")
 		}
-		if !o.Complete(d.PacketID) {
+		if !complete(&o, d.PacketID) {
 			b.Fatal("Complete = false")
 		}
 	}
@@ -887,7 +908,7 @@ func TestOutboxResumeRespectsWindow(t *testing.T) {
 	for range 5 {
 		next(t, &o)
 	}
-	o.Release(4)
+	release(&o, 4)
 
 	// The client comes back with Receive Maximum 2.
 	o.SetWindow(2)
@@ -899,16 +920,16 @@ func TestOutboxResumeRespectsWindow(t *testing.T) {
 	}
 	// An acknowledgement frees a slot for m2; the PUBREL for m3 follows at
 	// once, and m4 waits, since m2 and m3 are unacknowledged and fill the window.
-	o.Complete(1)
+	complete(&o, 1)
 	got, _ = drain(t, &o, time.Time{})
-	if want := []sent{{"m2", 1, 3, true, false}, {"m3", 2, 4, false, true}}; !slices.Equal(got, want) {
+	if want := []sent{{"m2", 1, 3, true, false}, {releasedTopic, 2, 4, false, true}}; !slices.Equal(got, want) {
 		t.Fatalf("after PUBACK 1: %+v, want %+v", got, want)
 	}
-	o.Complete(2)
+	complete(&o, 2)
 	if got, _ = drain(t, &o, time.Time{}); len(got) != 0 {
 		t.Fatalf("after PUBCOMP 2: %+v, want nothing", got)
 	}
-	o.Complete(4)
+	complete(&o, 4)
 	got, _ = drain(t, &o, time.Time{})
 	if want := []sent{{"m4", 1, 5, true, false}}; !slices.Equal(got, want) {
 		t.Fatalf("after PUBCOMP 4: %+v, want %+v", got, want)
@@ -964,5 +985,97 @@ func TestMaxQueuedBytes(t *testing.T) {
 	}
 	if v, _ := o.Push(Delivery{Msg: msg, QoS: 0}, Limits{MaxQueuedBytes: 1, QueueQoS0: true}, false, false); v != Queued {
 		t.Errorf("QoS 0 counted against the byte limit: %v", v)
+	}
+}
+
+// complete and release report only whether the packet id was in flight.
+func complete(o *Outbox, id uint16) bool { _, ok := o.Complete(id); return ok }
+func release(o *Outbox, id uint16) bool  { _, ok := o.Release(id); return ok }
+
+// A stored QoS 2 delivery does not enter the in-flight window before the
+// data dir has it; QoS 1 and unstored deliveries do not wait, and a
+// stored QoS 2 delivery at the head holds back those behind it, so that
+// order is kept [MQTT-4.6.0-6].
+func TestOutboxQoS2WaitsForDurable(t *testing.T) {
+	var o Outbox
+	o.SetWindow(10)
+	m := func(topic string) *Message { return &Message{Topic: topic, QoS: 2} }
+	o.Push(Delivery{Msg: m("a"), QoS: 1, Stored: true}, Limits{}, true, false)
+	o.Push(Delivery{Msg: m("b"), QoS: 2, Stored: true}, Limits{}, true, false)
+	o.Push(Delivery{Msg: m("c"), QoS: 1, Stored: true}, Limits{}, true, false)
+	o.Push(Delivery{Msg: m("d"), QoS: 2}, Limits{}, true, false)
+	got, _ := drain(t, &o, time.Time{})
+	if want := []sent{{"a", 1, 1, false, false}}; !slices.Equal(got, want) {
+		t.Fatalf("before the disk: %+v, want %+v", got, want)
+	}
+	o.Durable(2)
+	got, _ = drain(t, &o, time.Time{})
+	if want := []sent{{"b", 2, 2, false, false}, {"c", 1, 3, false, false}, {"d", 2, 4, false, false}}; !slices.Equal(got, want) {
+		t.Fatalf("after: %+v, want %+v", got, want)
+	}
+}
+
+// Restore puts deliveries read back from the data dir where they were:
+// every one up to the newest released QoS 2 message is in flight, its
+// PUBLISH resent with DUP or its PUBREL owed, with the packet ids their
+// places give [MQTT-4.4.0-1]; the rest wait in the queue, with DUP set
+// since they may have been sent. New deliveries follow them.
+func TestOutboxRestore(t *testing.T) {
+	var o Outbox
+	o.SetWindow(10)
+	msg := func(topic string) *Message { return &Message{Topic: topic, QoS: 2} }
+	o.Restore([]Delivery{
+		{Msg: msg("a"), QoS: 1, Seq: 3},
+		{QoS: 2, Seq: 4, Released: true},
+		{Msg: msg("c"), QoS: 2, Seq: 7},
+		{Msg: msg("d"), QoS: 1, Seq: 65536},
+	})
+	o.Push(Delivery{Msg: msg("new"), QoS: 2, Stored: true}, Limits{}, true, false)
+	got, _ := drain(t, &o, time.Time{})
+	want := []sent{
+		{"a", 1, 3, true, false}, {releasedTopic, 2, 4, false, true},
+		{"c", 2, 7, true, false}, {"d", 1, 1, true, false},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after Restore: %+v, want %+v", got, want)
+	}
+	o.Durable(o.LastSeq())
+	if got := next(t, &o); got != (sent{"new", 2, 2, false, false}) {
+		t.Fatalf("new delivery: %+v, want id 2 (seq 65537) and no DUP", got)
+	}
+	if o.Len() != 5 || o.Inflight() != 5 {
+		t.Errorf("Len %d Inflight %d, want 5 and 5", o.Len(), o.Inflight())
+	}
+}
+
+// Cancel takes back a delivery wherever it is; Unstore lists every stored
+// delivery, once; TakeDropped lists stored deliveries that expired.
+func TestOutboxForgetsStored(t *testing.T) {
+	var o Outbox
+	o.SetWindow(1)
+	now := time.Now()
+	for i, exp := range []time.Time{{}, {}, now.Add(-time.Second), {}} {
+		m := &Message{Topic: strconv.Itoa(i), QoS: 1, Expiry: exp}
+		o.Push(Delivery{Msg: m, QoS: 1, Stored: i != 3}, Limits{}, true, false)
+	}
+	if !o.Cancel(2) || o.Cancel(2) {
+		t.Fatal("Cancel(2) did not take it back exactly once")
+	}
+	if got := next(t, &o); got.Topic != "0" {
+		t.Fatalf("first delivery %+v, want 0", got)
+	}
+	complete(&o, 1)
+	if got, _ := drain(t, &o, now); len(got) != 1 || got[0].Topic != "3" {
+		t.Fatalf("after the expired one: %+v, want only 3", got)
+	}
+	if got := o.TakeDropped(nil); !slices.Equal(got, []uint64{3}) {
+		t.Errorf("TakeDropped = %v, want [3]", got)
+	}
+	o.Push(Delivery{Msg: &Message{Topic: "5", QoS: 1}, QoS: 1, Stored: true}, Limits{}, true, false)
+	if got := o.Unstore(nil); !slices.Equal(got, []uint64{5}) {
+		t.Errorf("Unstore = %v, want [5] (4 was never stored)", got)
+	}
+	if got := o.Unstore(nil); len(got) != 0 {
+		t.Errorf("second Unstore = %v, want none", got)
 	}
 }
