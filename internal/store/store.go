@@ -63,9 +63,10 @@ type Store struct {
 	committerDone chan struct{}
 	compactorDone chan struct{}
 
+	queueBytes atomic.Int64 // bytes of the commits in queue; written under queueMu
+
 	queueMu     sync.Mutex // guards the fields below
 	queue       []*request // commits handed over, in order, not yet taken by the committer
-	queueBytes  int64
 	queueClosed bool          // Close has begun: no more commits
 	queueWake   chan struct{} // capacity 1: wakes the committer
 	roomWait    chan struct{} // made by AwaitRoom, closed when the committer takes the queue
@@ -202,7 +203,7 @@ func (s *Store) Commit(ops []Op, done func(error)) {
 		return
 	}
 	s.queue = append(s.queue, r)
-	s.queueBytes += int64(len(r.body))
+	s.queueBytes.Add(int64(len(r.body)))
 	first := len(s.queue) == 1
 	s.queueMu.Unlock()
 	if first {
@@ -217,8 +218,11 @@ func (s *Store) Commit(ops []Op, done func(error)) {
 // committer. Callers that produce commits call it where they may wait (no
 // lock held), so that they slow down to the disk's pace.
 func (s *Store) AwaitRoom() {
+	if s.queueBytes.Load() <= maxQueuedBytes {
+		return
+	}
 	s.queueMu.Lock()
-	for s.queueBytes > maxQueuedBytes && !s.queueClosed {
+	for s.queueBytes.Load() > maxQueuedBytes && !s.queueClosed {
 		if s.roomWait == nil {
 			s.roomWait = make(chan struct{})
 		}
@@ -242,7 +246,7 @@ func (s *Store) takeQueue(dst []*request) (_ []*request, closing bool) {
 	if cap(s.queue) > 4096 {
 		s.queue = nil // give back the memory of a burst
 	}
-	s.queueBytes = 0
+	s.queueBytes.Store(0)
 	if s.roomWait != nil {
 		close(s.roomWait)
 		s.roomWait = nil
