@@ -52,6 +52,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	opened := time.Now()
 	data, err := openDataDir(cfg, stderr)
 	if err != nil {
 		printError(stderr, err)
@@ -71,14 +72,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// Once shutdown has begun, a second signal ends the process at once.
 	context.AfterFunc(ctx, stop)
-	return serve(ctx, opts, specs, store, stdout, stderr)
+	return serve(ctx, opts, specs, store, opened, stdout, stderr)
 }
 
 // serve opens every listener, runs the broker on them until ctx is done or
 // one of them fails, then shuts the broker down. store, if not nil, holds
 // the password and ACL files, which are reloaded when they change and on
 // SIGHUP.
-func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store *auth.Store, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store *auth.Store, opened time.Time, stdout, stderr io.Writer) int {
 	lns, err := listen(specs)
 	if err != nil {
 		printError(stderr, err)
@@ -94,8 +95,9 @@ func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store
 			printError(stderr, fmt.Errorf("data dir: %w", err))
 			return 1
 		}
-		fmt.Fprintf(stdout, "gridmq: data dir recovered: %d retained messages, %d persistent sessions with %d subscriptions (expired while stopped: %d retained messages, %d sessions)\n",
-			rec.Retained, rec.Sessions, rec.Subscriptions, rec.Expired, rec.SessionsExpired)
+		fmt.Fprintf(stdout, "gridmq: data dir recovered in %s: %d retained messages, %d persistent sessions with %d subscriptions and %d queued messages, %d wills due, %d wills waiting out their delay (expired while stopped: %d retained messages, %d sessions, %d queued messages)\n",
+			time.Since(opened).Round(time.Millisecond), rec.Retained, rec.Sessions, rec.Subscriptions, rec.Queued, rec.Wills, rec.WillsPending,
+			rec.Expired, rec.SessionsExpired, rec.QueuedExpired)
 	}
 	watchAuthFiles(ctx, srv, store, opts.Logger)
 	for i, ln := range lns {

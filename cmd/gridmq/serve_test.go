@@ -38,7 +38,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- serve(ctx, opts, specs, nil, &stdout, &stderr) }()
+	go func() { done <- serve(ctx, opts, specs, nil, time.Now(), &stdout, &stderr) }()
 
 	announced := regexp.MustCompile(`(?m)^gridmq: listening on 127\.0\.0\.1:\d+ \(mqtt, anonymous allowed\)\n` +
 		`gridmq: listening on 127\.0\.0\.1:\d+ \(mqtt, anonymous refused\)\n`)

@@ -114,7 +114,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				srv.publish(msg, from, nil)
+				srv.publish(msg, from)
 			}
 			waitWritten(base + int64(b.N)*int64(tc.subs)*int64(len(wire)))
 			b.StopTimer()

@@ -73,7 +73,8 @@ type conn struct {
 
 	// Reader goroutine only.
 	inAliases session.InboundAliases
-	flushSet  []*conn // connections to write to before the next read; see flush.go
+	flushSet  []*conn    // connections to write to before the next read; see flush.go
+	pub       pendingAck // owed for the PUBLISH being handled, with a data dir (durable.go)
 
 	idleDeadline time.Time // while parked: when the keep alive runs out; guarded by the idle poller
 	lingering    bool      // the reader waits for bytes for at most lingerFor

@@ -309,6 +309,8 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		st.stopTimersLocked()
 		st.pendingWill = nil // a new connection cancels a delayed will [MQTT-3.1.3-9]
 		st.conn = c
+		st.version = c.version
+		st.left = time.Time{}
 		st.ident.Store(&identity{clientID: r.id, username: c.username, anonymous: c.anonymous})
 		st.expiry = r.expiry
 		st.will = r.will
@@ -321,7 +323,7 @@ func (s *Server) attach(c *conn, r attachRequest) error {
 		if s.opts.Durable != nil {
 			if r.expiry != 0 {
 				st.persisted = true
-				ops = append(ops, st.sessionOpLocked(c.version, time.Time{}))
+				ops = append(ops, st.sessionOpLocked())
 			} else {
 				ops = st.forgetOpsLocked(ops) // resumed with expiry 0: it ends with this connection
 			}

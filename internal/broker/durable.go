@@ -2,9 +2,7 @@ package broker
 
 import (
 	"errors"
-	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
@@ -13,9 +11,14 @@ import (
 
 // Durable keeps what the broker must not lose across a crash; internal/store
 // implements it on the data dir. Commit calls done once the ops are on disk
-// (as its durability setting defines it), in the order of the calls.
+// (as its durability setting defines it), in the order of the calls; it
+// never waits for the disk, so it may be called under the broker's locks,
+// and done may take them. AwaitRoom is the back-pressure: a reader calls it,
+// holding no lock, before it makes more commits, and it waits while too many
+// are waiting for the disk.
 type Durable interface {
 	Commit(ops []store.Op, done func(error))
+	AwaitRoom()
 	Scan(fn func(kind byte, key, value []byte) error) error
 }
 
@@ -25,18 +28,15 @@ const (
 )
 
 // keepRetained applies a retained message (or its deletion, for an empty
-// payload) to the retained store and, with a data dir, to disk; done, when
-// not nil, is called once the change is durable. $SYS topics are the
-// broker's own and are made again at start, so they are not kept on disk.
-// The lock makes memory and disk see the changes of one topic in the same
-// order when publishers race.
-func (s *Server) keepRetained(msg *session.Message, done func(error)) {
+// payload) to the retained store and, with a data dir, to disk, where the
+// acknowledgement of the PUBLISH from is handling waits for it. $SYS topics
+// are the broker's own and are made again at start, so they are not kept on
+// disk. The lock makes memory and disk see the changes of one topic in the
+// same order when publishers race.
+func (s *Server) keepRetained(msg *session.Message, from *conn) {
 	d := s.opts.Durable
 	if d == nil || isSysTopic(unsafeBytes(msg.Topic)) {
 		s.setRetained(msg)
-		if done != nil {
-			done(nil)
-		}
 		return
 	}
 	op := store.Op{Kind: kindRetained, Key: []byte(msg.Topic)}
@@ -47,7 +47,7 @@ func (s *Server) keepRetained(msg *session.Message, done func(error)) {
 	}
 	s.retainMu.Lock()
 	s.setRetained(msg)
-	d.Commit([]store.Op{op}, done)
+	d.Commit([]store.Op{op}, from.ackAfterCommit())
 	s.retainMu.Unlock()
 }
 
@@ -59,86 +59,59 @@ func (s *Server) setRetained(msg *session.Message) {
 	}
 }
 
-// Recovered says what Recover brought back.
-type Recovered struct {
-	Retained        int // retained messages
-	Expired         int // retained messages that expired while the broker was down, now removed
-	Sessions        int // persistent sessions, resumed with their subscriptions
-	Subscriptions   int
-	SessionsExpired int // sessions that expired while the broker was down, now removed
-}
-
-// Recover loads what the data dir holds; call it once, before Serve. A
-// record that does not decode is an error naming it: the data dir is not
-// what this broker wrote, and starting without it would lose it silently.
-func (s *Server) Recover() (Recovered, error) {
-	var r Recovered
-	d := s.opts.Durable
-	if d == nil {
-		return r, nil
-	}
-	now := time.Now()
-	var expired []store.Op
-	sessions := map[string]sessionRecord{}
-	subs := map[string]map[string]subOptions{}
-	err := d.Scan(func(kind byte, key, value []byte) error {
-		switch kind {
-		case kindSession:
-			rec, err := decodeSessionRecord(value)
-			if err != nil {
-				return fmt.Errorf("session %q: %w", key, err)
-			}
-			sessions[string(key)] = rec
-		case kindSubscription:
-			id, filter, err := splitSubscriptionKey(key)
-			if err == nil {
-				var o subOptions
-				if o, err = decodeSubOptions(value); err == nil {
-					if subs[id] == nil {
-						subs[id] = map[string]subOptions{}
-					}
-					subs[id][filter] = o
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("subscription %q: %w", key, err)
-			}
-		case kindRetained:
-			m, err := session.DecodeRecord(value)
-			if err != nil {
-				return fmt.Errorf("retained message on %q: %w", key, err)
-			}
-			if m.Expired(now) {
-				expired = append(expired, store.Op{Kind: kindRetained, Key: append([]byte(nil), key...), Delete: true})
-				r.Expired++
-				return nil
-			}
-			s.retained.Set(m.Topic, m)
-			r.Retained++
-		default:
-			return fmt.Errorf("unknown record kind %q", kind)
-		}
-		return nil
-	})
-	if err != nil {
-		return r, err
-	}
-	s.mu.Lock()
-	expired = append(expired, s.recoverSessions(sessions, subs, &r)...)
-	s.mu.Unlock()
-	if len(expired) > 0 {
-		d.Commit(expired, nil)
-	}
-	return r, nil
-}
-
 // errNotKept closes a client whose change could not be made durable and
 // that cannot be told otherwise (a 3.1 or 3.1.1 publisher, a subscriber).
 var errNotKept = &packet.Error{Code: packet.UnspecifiedError, Reason: "the change could not be stored"}
 
-// heldAck is a QoS 1 or 2 acknowledgement that waits for two things: the
-// message's retained change on disk (kept, from the commit's callback) and
-// its routing (routed, from the reader), so that it can say whether a
+// pendingAck is the acknowledgement owed for the PUBLISH a reader is
+// handling; the kind is 0 when none is owed or no data dir is kept.
+type pendingAck struct {
+	kind packet.Type // PUBACK or PUBREC
+	id   uint16
+	held *heldAck // made by the first commit the message causes
+	// The message's QoS 2 copies for persistent sessions, committed
+	// together at the end of the PUBLISH (commitPublish).
+	ops    []store.Op
+	copies []storedCopy
+}
+
+// commitPublish commits, as one, the QoS 2 copies the PUBLISH being handled
+// left for the end and keepID, the publisher's QoS 2 packet id when its
+// session is persistent, and lets the acknowledgement go once every commit
+// of the message is durable. It reports false when no commit was made, and
+// the reader acknowledges at once. Reader goroutine of c only.
+func (c *conn) commitPublish(keepID []store.Op, quotaExceeded bool) bool {
+	ops := append(c.pub.ops, keepID...)
+	if len(ops) > 0 {
+		c.srv.opts.Durable.Commit(ops, onCopiesStored(c.pub.copies, c.ackAfterCommit()))
+	}
+	held := c.pub.held
+	clear(c.pub.ops)
+	c.pub = pendingAck{ops: c.pub.ops[:0]} // copies belong to the callback now
+	if held == nil {
+		return false
+	}
+	held.routed(quotaExceeded)
+	return true
+}
+
+// ackAfterCommit returns the callback of a commit that the acknowledgement
+// of the PUBLISH c is handling must wait for, or nil when none is owed (QoS
+// 0, the broker's own messages, c nil). Reader goroutine of c only.
+func (c *conn) ackAfterCommit() func(error) {
+	if c == nil || c.pub.kind == 0 {
+		return nil
+	}
+	if c.pub.held == nil {
+		c.pub.held = c.holdAck(c.pub.kind, c.pub.id)
+	}
+	c.pub.held.left.Add(1)
+	return c.pub.held.kept
+}
+
+// heldAck is a QoS 1 or 2 acknowledgement that waits for what the broker
+// keeps of the message to be on disk (each commit calls kept) and for its
+// routing (routed, from the reader), so that it can say whether a
 // subscriber's queue refused the message. Whichever comes last sends it.
 // Until then c's later control packets wait behind it (see commitInOrder), so
 // acknowledgements keep the order of the PUBLISHes [MQTT-4.6.0-2]
@@ -149,18 +122,20 @@ type heldAck struct {
 	id    uint16
 	left  atomic.Int32
 	quota bool  // set by routed
-	err   error // set by kept
+	err   error // the first failure; set by kept, which runs on the committer alone
 }
 
 func (c *conn) holdAck(kind packet.Type, id uint16) *heldAck {
 	c.ackWaits.Add(1)
 	a := &heldAck{c: c, kind: kind, id: id}
-	a.left.Store(2)
+	a.left.Store(1) // routed
 	return a
 }
 
 func (a *heldAck) kept(err error) {
-	a.err = err
+	if err != nil && a.err == nil {
+		a.err = err
+	}
 	if a.left.Add(-1) == 0 {
 		a.send()
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gridmq/gridmq/internal/session"
 	"github.com/gridmq/gridmq/internal/store"
 )
 
@@ -20,7 +19,11 @@ const (
 	kindSubscription byte = 'U' // key: client id, 0, filter; value: subOptions
 )
 
-const sessionRecordVersion = 1
+// Session record versions: 1 has no will; 2 adds the will (durable_will.go).
+const (
+	sessionRecordV1 = 1
+	sessionRecordV2 = 2
+)
 
 // sessionRecord is what a session record holds.
 type sessionRecord struct {
@@ -29,10 +32,14 @@ type sessionRecord struct {
 	disconnected time.Time     // zero while a connection is attached
 	anonymous    bool
 	username     string
+	incarnation  uint64 // names its queue's records (durable_queue.go); 0 in version 1
+	// will is the attached connection's will, or while disconnected the
+	// will waiting out its delay; nil when there is none.
+	will *will
 }
 
 func (r *sessionRecord) append(dst []byte) []byte {
-	dst = append(dst, sessionRecordVersion, r.version)
+	dst = append(dst, sessionRecordV2, r.version)
 	secs := uint32(0xFFFFFFFF)
 	if r.expiry != neverExpires {
 		secs = uint32(r.expiry / time.Second)
@@ -47,14 +54,18 @@ func (r *sessionRecord) append(dst []byte) []byte {
 	if r.anonymous {
 		anon = 1
 	}
-	return append(append(dst, anon), r.username...)
+	dst = append(dst, anon)
+	dst = binary.BigEndian.AppendUint64(dst, r.incarnation)
+	dst = binary.AppendUvarint(dst, uint64(len(r.username)))
+	dst = append(dst, r.username...)
+	return appendWill(dst, r.will)
 }
 
 var errBadSessionRecord = errors.New("session record does not decode")
 
 func decodeSessionRecord(b []byte) (sessionRecord, error) {
 	var r sessionRecord
-	if len(b) < 15 || b[0] != sessionRecordVersion {
+	if len(b) < 15 || (b[0] != sessionRecordV1 && b[0] != sessionRecordV2) {
 		return r, errBadSessionRecord
 	}
 	r.version = b[1]
@@ -63,7 +74,25 @@ func decodeSessionRecord(b []byte) (sessionRecord, error) {
 		r.disconnected = time.Unix(0, at)
 	}
 	r.anonymous = b[14] == 1
-	r.username = string(b[15:])
+	if b[0] == sessionRecordV1 {
+		r.username = string(b[15:])
+		return r, nil
+	}
+	if len(b) < 23 {
+		return r, errBadSessionRecord
+	}
+	r.incarnation = binary.BigEndian.Uint64(b[15:])
+	b = b[23:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return r, errBadSessionRecord
+	}
+	r.username = string(b[k : k+int(n)])
+	w, err := decodeWill(b[k+int(n):])
+	if err != nil {
+		return r, err
+	}
+	r.will = w
 	return r, nil
 }
 
@@ -98,17 +127,24 @@ func decodeSubOptions(b []byte) (subOptions, error) {
 	return o, nil
 }
 
-// sessionOp is the put of st's session record. Caller holds st.mu.
-func (st *sessionState) sessionOpLocked(version byte, disconnected time.Time) store.Op {
-	r := sessionRecord{version: version, expiry: st.expiry, disconnected: disconnected}
+// sessionOpLocked is the put of st's session record: who its client is,
+// its expiry, when its client left, and the will that a crash must not
+// lose: the attached connection's, or the one waiting out its delay.
+// Caller holds st.mu.
+func (st *sessionState) sessionOpLocked() store.Op {
+	r := sessionRecord{version: st.version, expiry: st.expiry, disconnected: st.left, will: st.will, incarnation: st.incarnation}
+	if !st.left.IsZero() {
+		r.will = st.pendingWill
+	}
 	if id := st.ident.Load(); id != nil {
 		r.anonymous, r.username = id.anonymous, id.username
 	}
 	return store.Op{Kind: kindSession, Key: []byte(st.id), Value: r.append(nil)}
 }
 
-// forgetOpsLocked are the deletes of st's records; it is no longer
-// persisted afterwards. Caller holds st.mu.
+// forgetOpsLocked are the deletes of st's records: session, subscriptions,
+// queued messages and inbound QoS 2 ids. It is no longer persisted
+// afterwards. Caller holds st.mu.
 func (st *sessionState) forgetOpsLocked(ops []store.Op) []store.Op {
 	if !st.persisted {
 		return ops
@@ -118,60 +154,13 @@ func (st *sessionState) forgetOpsLocked(ops []store.Op) []store.Op {
 	for _, f := range st.filters {
 		ops = append(ops, store.Op{Kind: kindSubscription, Key: subscriptionKey(st.id, f), Delete: true})
 	}
+	for _, seq := range st.outbox.Unstore(nil) {
+		ops = append(ops, store.Op{Kind: kindQueued, Key: st.queuedKey(seq), Delete: true})
+	}
+	for _, id := range st.inbound.IDs() {
+		ops = append(ops, store.Op{Kind: kindInbound, Key: st.inboundKey(id), Delete: true})
+	}
 	return ops
-}
-
-// recoverSessions rebuilds the persistent sessions found in the data dir as
-// sessions whose client is away: subscribed, queueing, and expiring from
-// when the client left (from now for one that was connected when the broker
-// stopped). Expired sessions and subscriptions whose session is gone are
-// deleted.
-func (s *Server) recoverSessions(sessions map[string]sessionRecord, subs map[string]map[string]subOptions, r *Recovered) []store.Op {
-	now := time.Now()
-	var drop []store.Op
-	limits := session.Limits{Flow: flowLimit(s.opts.MaxQueuedMessages), MaxQueued: s.opts.MaxQueuedMessages,
-		MaxQueuedBytes: s.opts.MaxQueuedBytes, QueueQoS0: s.opts.QueueQoS0Messages}
-	for id, rec := range sessions {
-		left := rec.disconnected
-		if left.IsZero() {
-			left = now
-		}
-		remaining := rec.expiry
-		if rec.expiry != neverExpires {
-			remaining = rec.expiry - now.Sub(left)
-			if remaining <= 0 {
-				drop = append(drop, store.Op{Kind: kindSession, Key: []byte(id), Delete: true})
-				for f := range subs[id] {
-					drop = append(drop, store.Op{Kind: kindSubscription, Key: subscriptionKey(id, f), Delete: true})
-				}
-				delete(subs, id)
-				r.SessionsExpired++
-				continue
-			}
-		}
-		st := newSessionState(s, id)
-		st.ident.Store(&identity{clientID: id, username: rec.username, anonymous: rec.anonymous})
-		st.expiry = rec.expiry
-		st.limits = limits
-		st.persisted = true
-		for f, o := range subs[id] {
-			s.index.Subscribe(st, f, o)
-			st.filters = append(st.filters, f)
-			r.Subscriptions++
-		}
-		delete(subs, id)
-		if remaining != neverExpires {
-			st.expiryTimer = time.AfterFunc(remaining, func() { s.expireSession(st) })
-		}
-		s.sessions[id] = st
-		r.Sessions++
-	}
-	for id, fs := range subs { // no session record: left over from a session that ended
-		for f := range fs {
-			drop = append(drop, store.Op{Kind: kindSubscription, Key: subscriptionKey(id, f), Delete: true})
-		}
-	}
-	return drop
 }
 
 // splitSubscriptionKey is subscriptionKey's inverse.

@@ -104,6 +104,14 @@ func (h *heldDisk) Commit(_ []store.Op, done func(error)) {
 }
 
 func (h *heldDisk) Scan(func(byte, []byte, []byte) error) error { return nil }
+func (h *heldDisk) AwaitRoom()                                  {}
+
+// waiting is the number of commits not yet released.
+func (h *heldDisk) waiting() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.done)
+}
 
 func (h *heldDisk) release(err error) int {
 	h.mu.Lock()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
+	"github.com/gridmq/gridmq/internal/store"
 	"github.com/gridmq/gridmq/internal/topic"
 )
 
@@ -68,6 +69,7 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		refusal = packet.PayloadFormatInvalid // [MQTT-3.3.2-4] allows the check
 	}
 
+	var keepID []store.Op // an inbound QoS 2 packet id of a persistent session
 	if p.QoS == 2 {
 		st.mu.Lock()
 		dup := st.inbound.Has(p.PacketID)
@@ -76,6 +78,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		full := v5 && !dup && st.inbound.Len() >= c.receiveMaximum()
 		if !dup && !full && refusal == packet.Success {
 			st.inbound.Add(p.PacketID)
+			if st.persisted {
+				keepID = []store.Op{{Kind: kindInbound, Key: st.inboundKey(p.PacketID)}}
+			}
 		}
 		st.mu.Unlock()
 		if full {
@@ -92,17 +97,24 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if len(name) != len(p.Topic) || (len(name) > 0 && &name[0] != &p.Topic[0]) {
 			msg.Topic = string(name) // resolved from a topic alias
 		}
-		if p.QoS > 0 && msg.Retain && s.opts.Durable != nil {
-			// Acknowledged once the retained message is on disk.
-			kind := packet.PUBACK
-			if p.QoS == 2 {
-				kind = packet.PUBREC
-			}
-			a := c.holdAck(kind, p.PacketID)
-			a.routed(s.publish(msg, c, a.kept))
-			return nil
+		if s.opts.Durable != nil && (p.QoS > 0 || p.Retain) {
+			s.opts.Durable.AwaitRoom() // before making commits, holding no lock
 		}
-		if s.publish(msg, c, nil) && v5 && p.QoS > 0 {
+		if p.QoS > 0 && s.opts.Durable != nil {
+			// What the data dir keeps of the message is there before the
+			// acknowledgement: it waits for every commit publish makes.
+			c.pub.kind, c.pub.id = packet.PUBACK, p.PacketID
+			if p.QoS == 2 {
+				c.pub.kind = packet.PUBREC
+			}
+			quota := s.publish(msg, c)
+			if c.commitPublish(keepID, quota) {
+				return nil
+			}
+			if quota && v5 {
+				refusal = packet.QuotaExceeded
+			}
+		} else if s.publish(msg, c) && v5 && p.QoS > 0 {
 			refusal = packet.QuotaExceeded // a subscriber's queue was full: it does not get this one
 		}
 	} else if !v5 {
@@ -145,35 +157,59 @@ func (c *conn) sendAck(kind packet.Type, id uint16, code packet.ReasonCode) {
 }
 
 // handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP from the client.
+// For a persistent session the data dir follows: a released inbound QoS 2
+// id is forgotten, and an outbound QoS 2 message marked released, before
+// the PUBCOMP or PUBREL that ends the client's doubt about it; a delivery
+// the client has acknowledged is deleted.
 func (c *conn) handleAck(a *packet.Ack) error {
 	st := c.sess
 	switch a.Kind {
 	case packet.PUBREL:
 		st.mu.Lock()
 		found := st.inbound.Remove(a.PacketID)
+		keep := found && st.persisted
 		st.mu.Unlock()
 		code := packet.Success
 		if !found {
 			code = packet.PacketIdentifierNotFound
 		}
+		if keep {
+			// Once the client has PUBCOMP it may use the id for a new
+			// message, which a restarted broker must not take for this one.
+			pubcomp := packet.Ack{Kind: packet.PUBCOMP, PacketID: a.PacketID}
+			c.commitInOrder([]store.Op{{Kind: kindInbound, Key: st.inboundKey(a.PacketID), Delete: true}}, pubcomp.Encode(nil, c.version), nil)
+			c.srv.stats.packetsSent.Add(1)
+			return nil
+		}
 		c.sendAck(packet.PUBCOMP, a.PacketID, code)
 		return nil
 	case packet.PUBREC:
 		st.mu.Lock()
+		var d session.Delivery
 		var ok bool
 		if a.ReasonCode.IsError() {
-			ok = st.outbox.Complete(a.PacketID) // the receiver refused it: done
+			d, ok = st.outbox.Complete(a.PacketID) // the receiver refused it: done
 		} else {
-			ok = st.outbox.Release(a.PacketID)
+			d, ok = st.outbox.Release(a.PacketID)
 		}
 		st.progressedLocked()
 		more := st.outbox.Pending()
 		st.mu.Unlock()
 		switch {
 		case a.ReasonCode.IsError():
+			if ok && d.Stored {
+				st.deleteQueued(d.Seq)
+			}
 			if more {
 				c.flushLater(c)
 			}
+		case ok && d.Stored:
+			// Once the client has PUBREL it forgets the id, so a restarted
+			// broker must send PUBREL again, not the message.
+			pubrel := packet.Ack{Kind: packet.PUBREL, PacketID: a.PacketID}
+			op := store.Op{Kind: kindQueued, Key: st.queuedKey(d.Seq), Value: appendQueuedRecord(nil, &d)}
+			c.commitInOrder([]store.Op{op}, pubrel.Encode(nil, c.version), nil)
+			c.srv.stats.packetsSent.Add(1)
 		case ok:
 			c.sendAck(packet.PUBREL, a.PacketID, packet.Success) // [MQTT-4.3.3-4]
 		default:
@@ -182,10 +218,13 @@ func (c *conn) handleAck(a *packet.Ack) error {
 		return nil
 	default: // PUBACK, PUBCOMP
 		st.mu.Lock()
-		st.outbox.Complete(a.PacketID)
+		d, ok := st.outbox.Complete(a.PacketID)
 		st.progressedLocked()
 		more := st.outbox.Pending() // a slot freed for a message waiting on the window
 		st.mu.Unlock()
+		if ok && d.Stored {
+			st.deleteQueued(d.Seq)
+		}
 		if more {
 			c.flushLater(c)
 		}

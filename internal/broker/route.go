@@ -12,25 +12,21 @@ import (
 // is the publishing client's connection, nil for the broker's own messages
 // (wills, $SYS).
 //
-// kept, when not nil, is called once what the broker must keep of the
-// message (its retained change) is durable; at once when there is nothing
-// to keep. The publisher's acknowledgement waits for it.
+// With a data dir, what the broker must keep of the message (its retained
+// change, its copies queued for persistent sessions) goes to disk, and the
+// acknowledgement from's reader owes for it waits for that (see
+// conn.ackAfterCommit).
 //
 // It reports whether a subscriber's queue limits made it drop a QoS 1 or 2
 // copy of the message, which an MQTT 5 publisher is told (0x97).
-func (s *Server) publish(msg *session.Message, from *conn, kept func(error)) (quotaExceeded bool) {
+func (s *Server) publish(msg *session.Message, from *conn) (quotaExceeded bool) {
 	m := s.index.Match(msg.Topic)
 	// Decided before the message is shared with the retained store or a queue.
 	msg.Fanout = len(m.Plain)+len(m.Groups) > 1
 	if msg.Retain {
-		s.keepRetained(msg, kept)
-		kept = nil
+		s.keepRetained(msg, from)
 	}
-	quotaExceeded = s.route(msg, m, from)
-	if kept != nil {
-		kept(nil)
-	}
-	return quotaExceeded
+	return s.route(msg, m, from)
 }
 
 // route delivers msg once to each subscriber with a matching subscription,
@@ -143,9 +139,13 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) (queu
 			return true
 		}
 		c := st.conn
+		d.Stored = st.persisted && d.QoS > 0
 		verdict, reason := st.outbox.Push(d, st.limits, c != nil, st.stalled)
 		if verdict == session.Full && (from == nil || c == from || c.delivering.Load()) {
 			verdict, reason = st.outbox.Push(d, st.limits.Overflow(), c != nil, true)
+		}
+		if verdict == session.Queued && d.Stored {
+			st.storeQueuedLocked(&d, from)
 		}
 		if verdict != session.Full {
 			// With the in-flight window full, the message waits for an
@@ -204,7 +204,11 @@ func (s *Server) deliverAll(st *sessionState, d session.Delivery, from *conn) {
 		return
 	}
 	c := st.conn
+	d.Stored = st.persisted && d.QoS > 0
 	st.outbox.Push(d, session.Limits{QueueQoS0: true}, c != nil, false)
+	if d.Stored {
+		st.storeQueuedLocked(&d, nil) // no acknowledgement waits for a retained copy
+	}
 	st.mu.Unlock()
 	switch {
 	case c != nil && from != nil:

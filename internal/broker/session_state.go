@@ -34,12 +34,15 @@ const neverExpires time.Duration = -1
 // from the CONNECT that creates it until it ends (clean disconnect, expiry,
 // or a Clean Start that replaces it), across any number of connections.
 type sessionState struct {
-	id    string
-	srv   *Server
-	ident atomic.Pointer[identity] // who its client is, for delivery-time checks
+	id          string
+	srv         *Server
+	ident       atomic.Pointer[identity] // who its client is, for delivery-time checks
+	incarnation uint64                   // names its records in the data dir; set once
 
 	mu          sync.Mutex // guards the fields below
 	conn        *conn      // attached connection; nil while offline
+	version     byte       // protocol level of its newest connection
+	left        time.Time  // when its client went away; zero while attached
 	outbox      session.Outbox
 	inbound     session.Inbound
 	limits      session.Limits
@@ -57,7 +60,11 @@ type sessionState struct {
 }
 
 func newSessionState(s *Server, id string) *sessionState {
-	return &sessionState{id: id, srv: s}
+	st := &sessionState{id: id, srv: s}
+	if s.opts.Durable != nil {
+		st.incarnation = newIncarnation()
+	}
+	return st
 }
 
 // progressedLocked records that the client is keeping up and wakes the
@@ -203,9 +210,11 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 			st.expiryTimer = time.AfterFunc(expiry, func() { s.expireSession(st) })
 		}
 	}
+	st.left = time.Now()
 	if st.persisted && expiry != 0 {
-		// Its expiry counts from now, also while the broker is down.
-		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked(c.version, time.Now())}, nil)
+		// Its expiry counts from now, also while the broker is down, and a
+		// delayed will waits on disk too.
+		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
 	}
 	st.mu.Unlock()
 
@@ -226,9 +235,17 @@ func (s *Server) willDelayElapsed(st *sessionState) {
 		w = nil
 	}
 	st.mu.Unlock()
-	if w != nil && !s.isClosing() {
-		s.publishWill(w)
+	if w == nil || s.isClosing() {
+		return
 	}
+	s.publishWill(w)
+	// Its record loses the will only now that the will's copies are
+	// stored: a crash in between publishes it again rather than never.
+	st.mu.Lock()
+	if st.persisted && st.conn == nil && st.pendingWill == nil {
+		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
+	}
+	st.mu.Unlock()
 }
 
 func (s *Server) expireSession(st *sessionState) {
@@ -242,5 +259,5 @@ func (s *Server) publishWill(w *will) {
 	if w.expiry > 0 {
 		msg.Expiry = time.Now().Add(w.expiry)
 	}
-	s.publish(msg, nil, nil)
+	s.publish(msg, nil)
 }

@@ -99,6 +99,6 @@ func (s *Server) publishSys(load *sysLoad) {
 	load.last, load.prev = now, values
 
 	for _, t := range topics {
-		s.publish(&session.Message{Topic: "$SYS/broker/" + t.name, Payload: []byte(t.value), Retain: true}, nil, nil)
+		s.publish(&session.Message{Topic: "$SYS/broker/" + t.name, Payload: []byte(t.value), Retain: true}, nil)
 	}
 }

@@ -205,10 +205,15 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.
 	} else if expired > 0 {
 		st.notifySpaceLocked() // room was made, though nothing was sent
 	}
+	var discarded []uint64
+	if expired > 0 {
+		discarded = st.outbox.TakeDropped(nil)
+	}
 	st.mu.Unlock()
 	*batchp = batch
 	if expired > 0 {
 		c.srv.stats.drop(session.DropExpired, uint64(expired))
+		st.deleteQueued(discarded...)
 	}
 
 	var tooLarge []uint16
@@ -232,11 +237,15 @@ func (c *conn) appendDeliveries(out []byte, st *sessionState, batchp *[]session.
 	}
 	if len(tooLarge) > 0 {
 		// A message the client may not receive is treated as delivered [MQTT-3.1.2-25].
+		var discarded []uint64
 		st.mu.Lock()
 		for _, id := range tooLarge {
-			st.outbox.Complete(id)
+			if d, ok := st.outbox.Complete(id); ok && d.Stored {
+				discarded = append(discarded, d.Seq)
+			}
 		}
 		st.mu.Unlock()
+		st.deleteQueued(discarded...)
 	}
 	return out
 }
