@@ -33,7 +33,7 @@ func TestWillsSurviveRestart(t *testing.T) {
 		// Left a minute ago with a will delayed by an hour.
 		{"waiting", sessionRecord{version: packet.V5, expiry: 2 * time.Hour, disconnected: now.Add(-time.Minute), incarnation: 13, will: willOf("status/waiting", time.Hour)}},
 		// Expired an hour ago: its session's end publishes its will.
-		{"expired", sessionRecord{version: packet.V5, expiry: time.Minute, disconnected: now.Add(-time.Hour), incarnation: 14, will: willOf("status/expired", 10 * time.Minute)}},
+		{"expired", sessionRecord{version: packet.V5, expiry: time.Minute, disconnected: now.Add(-time.Hour), incarnation: 14, will: willOf("status/expired", 10*time.Minute)}},
 		{"watcher", sessionRecord{version: packet.V311, expiry: neverExpires, incarnation: 15}},
 	}
 	st, err := store.Open(dir, store.Options{})

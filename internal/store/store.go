@@ -65,8 +65,8 @@ type Store struct {
 
 	queueBytes atomic.Int64 // bytes of the commits in queue; written under queueMu
 
-	queueMu     sync.Mutex // guards the fields below
-	queue       []*request // commits handed over, in order, not yet taken by the committer
+	queueMu     sync.Mutex    // guards the fields below
+	queue       []*request    // commits handed over, in order, not yet taken by the committer
 	queueClosed bool          // Close has begun: no more commits
 	queueWake   chan struct{} // capacity 1: wakes the committer
 	roomWait    chan struct{} // made by AwaitRoom, closed when the committer takes the queue
