@@ -17,7 +17,9 @@ import datetime
 import json
 import os
 import platform
+import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +40,7 @@ IDLE_CONNECT_RATE = 2000
 IDLE_HOLD = "10s"
 IDLE_SAMPLE_AFTER = 3.0  # seconds into the hold at which the broker's RSS is taken
 RATE_CONNECTIONS = 2000
+DURABLE_FANIN = "fanin 8→1 QoS 1, durable"
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -52,9 +55,22 @@ def throughput(name, scenario, qos, publishers, subscribers):
     }
 
 
+def durable(sc):
+    """sc with persistent subscribers, against brokers that keep state in a
+    data dir (a fresh, empty one for every run). Mochi is left out: its
+    persistence is an optional storage hook, and it acknowledges a QoS 1
+    PUBLISH before routing it, so no hook makes the acknowledgement wait for
+    the disk (decision 0002)."""
+    sc["args"].append("--persistent")
+    sc["durable"] = True
+    sc["brokers"] = ["mosquitto", "gridmq"]
+    return sc
+
+
 SCENARIOS = [
     throughput("fanin 8→1 QoS 0", "fanin", 0, 8, 1),
     throughput("fanin 8→1 QoS 1", "fanin", 1, 8, 1),
+    durable(throughput(DURABLE_FANIN, "fanin", 1, 8, 1)),
     throughput("fanout 1→8 QoS 0", "fanout", 0, 1, 8),
     throughput("fanout 1→8 QoS 1", "fanout", 1, 1, 8),
     throughput("p2p 8 pairs QoS 0", "p2p", 0, 8, 8),
@@ -87,10 +103,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def mosquitto_conf(port):
+def mosquitto_conf(port, data_dir=None):
+    # With a data dir Mosquitto keeps its state in memory and saves it there
+    # every autosave_interval (1800 s by default) and at exit.
+    persistence = (f"persistence true\npersistence_location {data_dir.rstrip('/')}/\n" if data_dir else
+                   "persistence false\n")
     return (f"listener {port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            "persistence false\n"
+            + persistence +
             "max_queued_messages 0\n"
             "max_connections -1\n"
             # Mosquitto logs every connect and disconnect by default; gridmq
@@ -99,35 +119,68 @@ def mosquitto_conf(port):
             "log_type warning\n")
 
 
-def broker_command(broker, port, out):
+def broker_command(broker, port, out, data_dir=None):
     """The argv that starts broker on 127.0.0.1:port, with the same settings
-    for all three: anonymous clients, no persistence, no queue limit."""
+    for all three: anonymous clients, no queue limit, and no persistence
+    unless data_dir is given."""
     if broker == "mosquitto":
-        conf = os.path.join(out, "mosquitto.conf")
+        conf = os.path.join(out, mosquitto_conf_name(data_dir))
         with open(conf, "w") as f:
-            f.write(mosquitto_conf(port))
+            f.write(mosquitto_conf(port, data_dir))
         # Mosquitto takes its connection limit from RLIMIT_NOFILE.
         return ["sh", "-c", f'ulimit -n "$(ulimit -Hn)"; exec mosquitto -c {conf}']
     if broker == "mochi":
+        if data_dir:
+            raise RuntimeError("the Mochi runner keeps no data dir")
         return [os.path.join(out, "mochi"), "--listen", f"127.0.0.1:{port}"]
     return [os.path.join(out, "gridmq"), "serve", "--listen", f"127.0.0.1:{port}", "--allow-anonymous",
-            "--max-queued-messages", "0", "--sys-interval", "0"]
+            "--max-queued-messages", "0", "--sys-interval", "0"] + gridmq_data_args(data_dir)
 
 
-def display_command(broker):
+def mosquitto_conf_name(data_dir):
+    return "mosquitto-durable.conf" if data_dir else "mosquitto.conf"
+
+
+def gridmq_data_args(data_dir):
+    # sync is the default; it is named so that the command says what was measured.
+    return ["--data-dir", data_dir, "--durability", "sync"] if data_dir else []
+
+
+def display_command(broker, data_dir=None):
     if broker == "mosquitto":
-        return "sh -c 'ulimit -n $(ulimit -Hn); exec mosquitto -c bench/out/mosquitto.conf'"
+        return f"sh -c 'ulimit -n $(ulimit -Hn); exec mosquitto -c bench/out/{mosquitto_conf_name(data_dir)}'"
     if broker == "mochi":
         return "bench/out/mochi --listen 127.0.0.1:PORT"
-    return "bench/out/gridmq serve --listen 127.0.0.1:PORT --allow-anonymous --max-queued-messages 0 --sys-interval 0"
+    return " ".join(["bench/out/gridmq serve --listen 127.0.0.1:PORT --allow-anonymous --max-queued-messages 0 "
+                     "--sys-interval 0"] + gridmq_data_args(data_dir))
+
+
+def fresh_data_dir(out, broker, scenario):
+    """An empty directory for one run of a durable scenario, under
+    OUT/data/, so that no run finds state another left."""
+    path = os.path.abspath(os.path.join(out, "data", f"{broker}-{slug(scenario['name'])}"))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    if broker == "mosquitto" and os.getuid() == 0:
+        # Started as root, Mosquitto drops to its own user before it saves.
+        try:
+            user = pwd.getpwnam("mosquitto")
+            os.chown(path, user.pw_uid, user.pw_gid)
+        except KeyError:
+            pass
+    return path
+
+
+def brokers_of(sc):
+    return sc.get("brokers", BROKERS)
 
 
 class Broker:
-    def __init__(self, name, out, log):
+    def __init__(self, name, out, log, data_dir=None):
         self.name = name
         self.port = free_port()
         self.log = log
-        self.proc = subprocess.Popen(broker_command(name, self.port, out),
+        self.proc = subprocess.Popen(broker_command(name, self.port, out, data_dir),
                                      stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         # sh execs mosquitto, so the process we started is the broker itself.
@@ -210,6 +263,13 @@ def run_bench(gridmq, broker, scenario, out):
         f.write(stdout)
     if proc.returncode != 0:
         raise RuntimeError(f"gridmq bench exited with status {proc.returncode}; see {stem}.stderr")
+    with open(os.path.join(out, stem + ".stderr")) as f:
+        bench_errors = [line.strip() for line in f if line.strip()]
+    for line in bench_errors:
+        print(f"compare:   {broker.name}: {line}", file=sys.stderr, flush=True)
+    if scenario.get("durable") and any("persistent session" in line for line in bench_errors):
+        # The row would not measure what it is named for.
+        raise RuntimeError("persistent session not kept or not ended; see " + stem + ".stderr")
     result = parse_json(stdout)
     result["broker"] = {
         "cpu_s": cpu_after - cpu_before,
@@ -401,8 +461,8 @@ def report(results, meta, out, png_name):
         w("")
     w("## Throughput and latency")
     w("")
-    w(f"{PAYLOAD}-byte payloads, MQTT 3.1.1. The first six rows publish as fast as the publishers can for "
-      f"{DURATION}, then wait up to {DRAIN} for the last deliveries; the latency row paces each of 8 publishers "
+    w(f"{PAYLOAD}-byte payloads, MQTT 3.1.1. Every row but the last publishes as fast as the publishers can for "
+      f"{DURATION}, then waits up to {DRAIN} for the last deliveries; the latency row paces each of 8 publishers "
       "at 1000 msg/s. *Delivered* is messages received by the subscribers per second, from the first publish "
       "to the last delivery; *sent* is messages the publishers sent per second while publishing (at QoS 1, "
       "sent and acknowledged by the broker, at most 100 unacknowledged per publisher). *Loss* counts messages "
@@ -417,6 +477,21 @@ def report(results, meta, out, png_name):
       "backpressure; see Flow control and drops in [design.md](design.md)), so it loses nothing and its "
       "memory stays bounded; Mosquitto and Mochi queue without bound or drop.")
     w("")
+    if any((b, DURABLE_FANIN) in results for b in BROKERS):
+        w(f"*{DURABLE_FANIN}* is the QoS 1 fanin with its subscriber holding a persistent session "
+          "(`gridmq bench --persistent`: Clean Session 0), so that every message is state the broker must keep "
+          "until the subscriber acknowledges it, and with each broker keeping its state in a fresh, empty data "
+          "dir. gridmq runs with `--data-dir DIR --durability sync`: it fsyncs before every acknowledgement, so a "
+          "PUBACK means that what the message changed is on disk. Mosquitto runs with `persistence true` and "
+          "`persistence_location DIR/`: it does not fsync before acknowledging, nor write anything to disk as a "
+          "message passes; it keeps its state in memory and saves a snapshot of it every `autosave_interval` "
+          "(1800 s by default, far longer than a run) and at exit, so a crash loses what it acknowledged since "
+          "the last snapshot. The row compares each broker's persistence as an operator turns it on, not equal "
+          "work: gridmq's numbers include the disk, Mosquitto's do not. Mochi is left out of it: its persistence "
+          "is an optional storage hook, and it acknowledges a QoS 1 PUBLISH before routing it, so no hook makes "
+          "an acknowledgement wait for the disk. After each run the load generator reconnects the subscriber, "
+          "checks that the broker kept its session (Session Present), and ends it.")
+        w("")
     w("| Scenario | Broker | Delivered msg/s | vs Mosquitto | Sent msg/s | Loss | Dup | p50 | p99 | CPU µs/msg | vs Mosquitto | RSS |")
     w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for sc in SCENARIOS:
@@ -497,6 +572,22 @@ def report(results, meta, out, png_name):
     w(mosquitto_conf("PORT").rstrip())
     w("```")
     w("")
+    for sc in SCENARIOS:
+        if not sc.get("durable"):
+            continue
+        w(f"For *{sc['name']}*, with a fresh, empty data dir (DIR) for every run:")
+        w("")
+        w("```sh")
+        for b in brokers_of(sc):
+            w(display_command(b, "DIR"))
+        w("```")
+        w("")
+        w(f"with `bench/out/{mosquitto_conf_name('DIR')}`:")
+        w("")
+        w("```")
+        w(mosquitto_conf("PORT", "DIR").rstrip())
+        w("```")
+        w("")
     w("and driven by one of:")
     w("")
     w("```sh")
@@ -513,7 +604,10 @@ def report(results, meta, out, png_name):
 def chart(results, out, png):
     """Two clustered bar charts, drawn by gnuplot: delivered msg/s and CPU µs
     per message, for each throughput and latency scenario and broker."""
-    rows = [sc["name"] for sc in SCENARIOS if sc["kind"] in ("throughput", "latency")]
+    # Rows no broker ran (a partial run, or results from before a row was
+    # added) are left out rather than drawn empty.
+    rows = [sc["name"] for sc in SCENARIOS if sc["kind"] in ("throughput", "latency")
+            and any((b, sc["name"]) in results for b in BROKERS)]
     short = {sc["name"]: sc["name"].replace(" QoS", "\\nQoS").replace(", ", "\\n") for sc in SCENARIOS}
 
     def write(path, value):
@@ -619,6 +713,12 @@ def measure(args):
     """Runs every scenario against every broker, saves the raw results in
     OUT/results.json and returns them with the run's metadata."""
     only = [s for s in args.only.split(",") if s]
+    # A term that is a scenario's whole name selects that scenario alone (the
+    # QoS 1 fanin without its durable variant); any other term selects the
+    # scenarios whose names contain it.
+    names = {sc["name"] for sc in SCENARIOS}
+    exact = [o for o in only if o in names]
+    partial = [o for o in only if o not in names and o not in BROKERS]
     gridmq = os.path.join(args.out, "gridmq")
     load_before = loadavg()
     # Idle connections each hold a subscription when the load generator can
@@ -630,9 +730,9 @@ def measure(args):
     results = {}
     raw = []
     for sc in SCENARIOS:
-        if only and not any(o in sc["name"] for o in only):
+        if (exact or partial) and sc["name"] not in exact and not any(o in sc["name"] for o in partial):
             continue
-        for b in BROKERS:
+        for b in brokers_of(sc):
             if only and any(o in BROKERS for o in only) and b not in only:
                 continue
             if b in MESSAGE_ONLY and sc["kind"] in ("idle", "connrate"):
@@ -643,7 +743,8 @@ def measure(args):
                 log.flush()
                 broker = None
                 try:
-                    broker = Broker(b, args.out, log)
+                    data_dir = fresh_data_dir(args.out, b, sc) if sc.get("durable") else None
+                    broker = Broker(b, args.out, log, data_dir)
                     r = run_bench(gridmq, broker, sc, args.out)
                 except (RuntimeError, OSError, ValueError) as e:
                     print(f"compare: {sc['name']}: {b}: {e}", file=sys.stderr, flush=True)

@@ -5,8 +5,11 @@
 #   bench/compare.sh            from anywhere in a clone; as root, or with sudo
 #                               available if mosquitto or gnuplot is missing
 #   bench/compare.sh --only "fanin,gridmq"
-#                               only the scenarios and brokers named; the
-#                               report goes to bench/out/, not docs/
+#                               only the scenarios and brokers named: a
+#                               scenario by its whole name, or every scenario
+#                               whose name holds the word ("durable" is the
+#                               durable fanin alone); the report goes to
+#                               bench/out/, not docs/
 #
 # It installs Debian's mosquitto and gnuplot-nox if they are missing, builds
 # gridmq and the Mochi runner (bench/mochi, a nested module so that gridmq never

@@ -89,6 +89,7 @@ var benchFlagScope = map[string][]bench.Scenario{
 	"publishers":   {bench.Pub, bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
 	"subscribers":  {bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
 	"topic-prefix": {bench.Pub, bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
+	"persistent":   {bench.Sub, bench.Fanin, bench.Fanout, bench.P2P},
 	"connections":  {bench.Conn},
 	"connect-rate": {bench.Conn},
 	"subscribe":    {bench.Conn},
@@ -129,6 +130,7 @@ func parseBench(args []string, getenv func(string) string) (cfg bench.Config, js
 	fs.IntVar(&cfg.Connections, "connections", cfg.Connections, "")
 	fs.Float64Var(&cfg.ConnectRate, "connect-rate", cfg.ConnectRate, "")
 	fs.BoolVar(&cfg.Subscribe, "subscribe", cfg.Subscribe, "")
+	fs.BoolVar(&cfg.Persistent, "persistent", cfg.Persistent, "")
 	fs.StringVar(&cfg.Username, "username", "", "")
 	fs.StringVar(&cfg.TopicPrefix, "topic-prefix", cfg.TopicPrefix, "")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "")
@@ -221,6 +223,11 @@ Flags:
                        (default 100; a v5 broker's Receive Maximum lowers it)
   --publishers N       number of publishers
   --subscribers N      number of subscribers
+  --persistent         subscribers hold persistent sessions (3.1.1 Clean
+                       Session 0, 5.0 Session Expiry Interval 1h), so the
+                       broker must keep their QoS 1/2 messages until
+                       acknowledged; after the run each session is
+                       resumed, to check the broker kept it, then ended
   --connections N      conn: number of connections (default 1000)
   --connect-rate N     conn: connections/s (default 0: as fast as possible)
   --subscribe          conn: each connection subscribes to a topic of its

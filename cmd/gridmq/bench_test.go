@@ -25,7 +25,7 @@ func TestBenchHelp(t *testing.T) {
 		if code != 0 || errOut != "" {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
-		for _, want := range []string{"Usage: gridmq bench SCENARIO", "fanout", "--connect-rate", "GRIDMQ_PASSWORD", "Exit status"} {
+		for _, want := range []string{"Usage: gridmq bench SCENARIO", "fanout", "--connect-rate", "--persistent", "GRIDMQ_PASSWORD", "Exit status"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%v: help lacks %q", args, want)
 			}
@@ -54,6 +54,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"bench", "p2p", "--publishers", "3", "--subscribers", "4"}, "3 publishers, 4 subscribers"},
 		{[]string{"bench", "conn", "--rate", "5"}, "--rate does not apply to conn"},
 		{[]string{"bench", "pub", "--connections", "5"}, "--connections does not apply to pub"},
+		{[]string{"bench", "pub", "--persistent"}, "--persistent does not apply to pub"},
+		{[]string{"bench", "conn", "--persistent"}, "--persistent does not apply to conn"},
 		{[]string{"bench", "pub", "--frobnicate"}, "flag provided but not defined: -frobnicate"},
 		{[]string{"bench", "pub", "extra"}, `unexpected argument "extra"`},
 		{[]string{"bench", "pub", "--duration", "0"}, "never stop"},
@@ -78,11 +80,15 @@ func TestBenchParse(t *testing.T) {
 		cfg.Subscribers != 1 || string(cfg.Password) != "from-env" || cfg.Username != "u" {
 		t.Errorf("parsed %+v, json %v", cfg, jsonOut)
 	}
-	cfg, _, err = parseBench([]string{"p2p", "--publishers", "3", "--password", "flag", "--version", "3"}, getenv)
+	if cfg.Persistent {
+		t.Error("persistent sessions without --persistent")
+	}
+	cfg, _, err = parseBench([]string{"p2p", "--publishers", "3", "--password", "flag", "--version", "3", "--persistent"}, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Subscribers != 3 || string(cfg.Password) != "flag" || cfg.Version != packet.V31 || cfg.Duration != 10*time.Second {
+	if cfg.Subscribers != 3 || string(cfg.Password) != "flag" || cfg.Version != packet.V31 || cfg.Duration != 10*time.Second ||
+		!cfg.Persistent {
 		t.Errorf("parsed %+v", cfg)
 	}
 	// The comparison script names fanin's one subscriber and fanout's one publisher.
@@ -103,7 +109,7 @@ func TestBenchParse(t *testing.T) {
 
 // jsonKeys are the keys of `gridmq bench --json`, which comparison scripts parse.
 var jsonKeys = []string{"scenario", "addr", "version", "qos", "payload", "publishers", "subscribers",
-	"rate", "inflight", "sent", "expected", "delivered", "lost", "duplicated",
+	"rate", "inflight", "persistent", "sent", "expected", "delivered", "lost", "duplicated",
 	"elapsed_s", "sent_per_sec", "delivered_per_sec", "latency_us",
 	"connections", "connect_errors", "connect_per_sec"}
 
@@ -143,6 +149,28 @@ func TestBenchJSON(t *testing.T) {
 	if res.Scenario != bench.Fanin || res.Version != 4 || res.QoS != 1 || res.Sent != 600 || res.Expected != 600 ||
 		res.Delivered != 600 || res.Lost != 0 || res.Duplicated != 0 || res.Connections != 3 || res.Addr != addr {
 		t.Errorf("result %+v", res)
+	}
+}
+
+// TestBenchPersistent runs the durable comparison's fanin: the run must
+// report persistent sessions and no error, which it would if the broker had
+// not kept the subscriber's session past its connection or the session
+// could not be ended.
+func TestBenchPersistent(t *testing.T) {
+	addr := startBenchBroker(t, broker.ListenerOptions{AllowAnonymous: true})
+	for _, version := range []string{"3.1.1", "5"} {
+		code, out, errOut := runCapture("bench", "fanin", "--addr", addr, "--publishers", "2", "--count", "300",
+			"--qos", "1", "--persistent", "--version", version, "--json")
+		if code != 0 || errOut != "" {
+			t.Fatalf("%s: exit %d, stderr %q", version, code, errOut)
+		}
+		var res bench.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: %q: %v", version, out, err)
+		}
+		if !res.Persistent || res.Delivered != 600 || res.Lost != 0 || res.Duplicated != 0 {
+			t.Errorf("%s: result %+v", version, res)
+		}
 	}
 }
 

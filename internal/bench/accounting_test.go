@@ -295,6 +295,14 @@ func TestParse(t *testing.T) {
 	if err := c.Validate(); err == nil {
 		t.Error("fanout with two publishers and a 10-byte payload validated")
 	}
+	for _, sc := range Scenarios {
+		c := DefaultConfig(sc)
+		c.Persistent = true
+		err := c.Validate()
+		if hasSubscribers := sc != Conn && sc != Pub; (err == nil) != hasSubscribers {
+			t.Errorf("persistent %s: %v", sc, err)
+		}
+	}
 }
 
 // TestProgressLine keeps the progress line within 80 columns at large

@@ -115,6 +115,17 @@ type Config struct {
 	ConnectRate float64 // conn only: connections per second; 0 is as fast as possible
 	Subscribe   bool    // conn only: each connection subscribes to a topic of its own at QoS
 
+	// Persistent gives every subscriber a persistent session: Clean Session
+	// 0 in 3.1 and 3.1.1, a Session Expiry Interval of an hour in 5.0. Its
+	// QoS 1 and 2 messages are then state the broker must keep until the
+	// subscriber acknowledges them, which is what a broker with a data dir
+	// makes durable. The run starts each session afresh (client identifiers
+	// are unique to the run, and one the broker already knows is refused)
+	// and ends it when the run ends, so repeated runs leave nothing behind.
+	// Publishers keep clean sessions: once a QoS 1 PUBLISH is acknowledged
+	// the publisher's session holds nothing of it.
+	Persistent bool
+
 	Username string
 	Password []byte // nil sends none
 
@@ -197,6 +208,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Scenario.publishes() && c.Count == 0 && c.Duration == 0 {
 		bad("neither a count nor a duration: the publishers would never stop")
+	}
+	if c.Persistent && (c.Scenario == Conn || c.Scenario == Pub) {
+		bad("persistent sessions are for subscribers, and %s has none", c.Scenario)
 	}
 	switch c.Scenario {
 	case Conn:

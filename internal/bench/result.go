@@ -21,6 +21,8 @@ type Result struct {
 	Subscribers int      `json:"subscribers"`
 	Rate        float64  `json:"rate"` // per publisher, messages/s; 0 = unlimited
 	Inflight    int      `json:"inflight"`
+	// Persistent says the subscribers held persistent sessions.
+	Persistent bool `json:"persistent"`
 
 	// Sent counts the PUBLISHes the publishers handed to their clients.
 	// Expected is the deliveries that should follow (see Expected; for
@@ -100,6 +102,9 @@ func (r *Result) WriteText(w io.Writer) {
 		}
 		if r.QoS > 0 {
 			fmt.Fprintf(&b, "  inflight %d", r.Inflight)
+		}
+		if r.Persistent {
+			b.WriteString("  persistent sessions")
 		}
 	}
 	if r.Interrupted {

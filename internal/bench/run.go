@@ -40,8 +40,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, id: runID(), created: time.Now()}
-	r.phase.Store("connecting")
+	r := newRun(cfg)
 	if cfg.Scenario == Conn {
 		return r.conn(ctx)
 	}
@@ -61,6 +60,9 @@ type run struct {
 
 	sent    []atomic.Uint64 // by publisher
 	tallies []*Tally        // by subscriber
+	// persisted is, by subscriber, whether its persistent session may be
+	// on the broker, left for endSessions to end.
+	persisted []atomic.Bool
 
 	errMu  sync.Mutex // guards the fields below
 	errs   []string
@@ -69,6 +71,12 @@ type run struct {
 	// loopEnd is when the last publisher stopped publishing (before it
 	// waited for its acknowledgements).
 	loopEnd time.Time
+}
+
+func newRun(cfg Config) *run {
+	r := &run{cfg: cfg, id: runID(), created: time.Now()}
+	r.phase.Store("connecting")
+	return r
 }
 
 func runID() string {
@@ -123,9 +131,11 @@ func (r *run) clientOptions(kind string, i int) client.Options {
 	}
 }
 
-// connectAll connects n clients with up to connectParallel at once. On the
+// connectAll connects n clients with up to connectParallel at once;
+// connected, when not nil, sees each CONNACK and may refuse it. On the
 // first failure it stops, closes those connected and returns the error.
-func (r *run) connectAll(ctx context.Context, n int, kind string, opts func(i int) client.Options) ([]*client.Client, error) {
+func (r *run) connectAll(ctx context.Context, n int, kind string, opts func(i int) client.Options,
+	connected func(i int, ack *packet.Connack) error) ([]*client.Client, error) {
 	clients := make([]*client.Client, n)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,7 +155,12 @@ func (r *run) connectAll(ctx context.Context, n int, kind string, opts func(i in
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, _, err := client.Connect(ctx, opts(i))
+			c, ack, err := client.Connect(ctx, opts(i))
+			if err == nil && connected != nil {
+				if err = connected(i, ack); err != nil {
+					c.Close()
+				}
+			}
 			if err != nil {
 				if ctx.Err() == nil { // not one cut short by an earlier failure
 					r.failed.Add(1)
@@ -305,25 +320,29 @@ func (r *run) messages(ctx context.Context) (*Result, error) {
 	for i := range r.tallies {
 		r.tallies[i] = new(Tally)
 	}
+	r.persisted = make([]atomic.Bool, nsub)
 	stopProgress := r.startProgress()
 	defer stopProgress()
 
 	subs, err := r.connectAll(ctx, nsub, "s", func(i int) client.Options {
-		o := r.clientOptions("s", i)
+		o := r.subscriberOptions(i)
 		t := r.tallies[i]
 		o.OnMessage = func(m *client.Message) { t.Record(m.Payload, time.Now().UnixNano()) }
 		return o
-	})
+	}, r.subscriberConnected)
 	if err != nil {
+		r.endSessions(ctx)
 		return nil, err
 	}
 	if err := r.subscribeAll(ctx, subs); err != nil {
 		closeAll(subs)
+		r.endSessions(ctx)
 		return nil, err
 	}
-	pubs, err := r.connectAll(ctx, npub, "p", func(i int) client.Options { return r.clientOptions("p", i) })
+	pubs, err := r.connectAll(ctx, npub, "p", func(i int) client.Options { return r.clientOptions("p", i) }, nil)
 	if err != nil {
 		closeAll(subs)
+		r.endSessions(ctx)
 		return nil, err
 	}
 
@@ -350,6 +369,7 @@ func (r *run) messages(ctx context.Context) (*Result, error) {
 	r.phase.Store("closing")
 	disconnectAll(pubs)
 	disconnectAll(subs) // the tallies are complete once the readers have ended
+	r.endSessions(ctx)
 	for i, p := range pubs {
 		if err := p.Err(); err != nil {
 			r.addErr("publisher %d: %v", i, err)
@@ -589,6 +609,7 @@ func (r *run) baseResult() *Result {
 		Payload:       c.Payload,
 		Rate:          c.Rate,
 		Inflight:      c.Inflight,
+		Persistent:    c.Persistent,
 		Connections:   int(r.connected.Load()),
 		ConnectErrors: int(r.failed.Load()),
 	}
