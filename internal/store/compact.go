@@ -148,30 +148,33 @@ func (s *Store) compact() (ok bool, err error) {
 		s.mu.Lock()
 		seg := s.compactionTarget()
 		var id uint32
-		var size int64
+		var size, live int64
 		if seg != nil {
-			id, size = seg.id, seg.size
+			id, size, live = seg.id, seg.size, seg.live
 		}
 		s.mu.Unlock()
 		if seg == nil {
 			return true, nil
 		}
-		if ok, err := s.reclaim(id, size); !ok || err != nil {
+		if ok, err := s.reclaim(id, size, live == 0); !ok || err != nil {
 			return ok, err
 		}
 	}
 }
 
 // reclaim moves the live records of the oldest segment, id, to the active
-// one and removes it.
-func (s *Store) reclaim(id uint32, size int64) (ok bool, err error) {
+// one and removes it. A segment with nothing live is not read: only the
+// committer makes records live, and never in a segment it no longer writes.
+func (s *Store) reclaim(id uint32, size int64, empty bool) (ok bool, err error) {
 	if hook := s.opts.hooks.compactionStep; hook != nil && !hook(stepStarted) {
 		return false, nil
 	}
 	path := segmentPath(s.dir, id)
-	data, err := readSegment(s.dir, id, size, nil)
-	if err != nil {
-		return true, err
+	var data []byte
+	if !empty {
+		if data, err = readSegment(s.dir, id, size, nil); err != nil {
+			return true, err
+		}
 	}
 	rel := &relocation{segment: id, done: make(chan error, 1)}
 	relBytes := 0
