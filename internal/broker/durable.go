@@ -20,6 +20,7 @@ type Durable interface {
 	Commit(ops []store.Op, done func(error))
 	AwaitRoom()
 	Scan(fn func(kind byte, key, value []byte) error) error
+	Count(kind byte) int // live records of a kind, for Recover to make room
 }
 
 // Record kinds in the data dir.

@@ -30,10 +30,17 @@ type recoveredSession struct {
 	subs map[string]subOptions
 }
 
-// recoveredQueue gathers the records of one session incarnation.
+// recoveredQueue is what the data dir holds for one session incarnation:
+// its queued deliveries (a run of recoveredDeliveries) and inbound ids.
 type recoveredQueue struct {
-	queued  []session.Delivery
+	queued  []recoveredDelivery
 	inbound []uint16
+}
+
+// recoveredDelivery is a queued delivery and the incarnation it belongs to.
+type recoveredDelivery struct {
+	incarnation uint64
+	session.Delivery
 }
 
 // Recover loads what the data dir holds; call it once, before Serve. A
@@ -56,6 +63,10 @@ func (s *Server) Recover() (Recovered, error) {
 		}
 		return c
 	}
+	// Every queued delivery goes into one slice of the right size, sorted
+	// into one run per session once all are read: with a million of them,
+	// growing a slice per session would copy them over and over.
+	queued := make([]recoveredDelivery, 0, d.Count(kindQueued))
 	queues := map[uint64]*recoveredQueue{}
 	queue := func(incarnation uint64) *recoveredQueue {
 		q := queues[incarnation]
@@ -102,8 +113,7 @@ func (s *Server) Recover() (Recovered, error) {
 				r.QueuedExpired++
 				return nil
 			}
-			qq := queue(inc)
-			qq.queued = append(qq.queued, q)
+			queued = append(queued, recoveredDelivery{inc, q})
 		case kindInbound:
 			inc, pid, err := splitIncarnationKey(key, 2)
 			if err != nil {
@@ -130,6 +140,17 @@ func (s *Server) Recover() (Recovered, error) {
 	})
 	if err != nil {
 		return r, err
+	}
+	slices.SortFunc(queued, func(a, b recoveredDelivery) int {
+		return cmp.Or(cmp.Compare(a.incarnation, b.incarnation), cmp.Compare(a.Seq, b.Seq))
+	})
+	for start := 0; start < len(queued); {
+		end := start + 1
+		for end < len(queued) && queued[end].incarnation == queued[start].incarnation {
+			end++
+		}
+		queue(queued[start].incarnation).queued = queued[start:end]
+		start = end
 	}
 	s.mu.Lock()
 	var due []dueWill
@@ -230,8 +251,7 @@ func (s *Server) recoverSession(id string, c *recoveredSession, q *recoveredQueu
 		st.filters = append(st.filters, f)
 		r.Subscriptions++
 	}
-	slices.SortFunc(q.queued, func(a, b session.Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
-	st.outbox.Restore(q.queued)
+	st.outbox.Restore(len(q.queued), func(i int) session.Delivery { return q.queued[i].Delivery })
 	r.Queued += len(q.queued)
 	for _, pid := range q.inbound {
 		st.inbound.Add(pid)

@@ -421,20 +421,22 @@ func (o *Outbox) Cancel(seq uint64) bool {
 	return found
 }
 
-// Restore refills an empty outbox with deliveries read back from the data
-// dir, in Seq order, after a restart. Each may or may not have reached the
-// client before: PUBLISHes are sent again with DUP set [MQTT-4.4.0-1], and
-// a QoS 2 message whose PUBREC had arrived is owed its PUBREL. Those up to
-// the newest released one were in flight, and go back there, so the
-// in-flight window stays in Seq order.
-func (o *Outbox) Restore(ds []Delivery) {
+// Restore refills an empty outbox with n deliveries read back from the
+// data dir after a restart, at(i) being the i-th in Seq order. Each may or
+// may not have reached the client before: PUBLISHes are sent again with
+// DUP set [MQTT-4.4.0-1], and a QoS 2 message whose PUBREC had arrived is
+// owed its PUBREL. Those up to the newest released one were in flight, and
+// go back there, so the in-flight window stays in Seq order.
+func (o *Outbox) Restore(n int, at func(i int) Delivery) {
 	last := -1
-	for i := range ds {
-		if ds[i].Released {
+	for i := range n {
+		if at(i).Released {
 			last = i
 		}
 	}
-	for i, d := range ds {
+	o.queue.reserve(n - last - 1)
+	for i := range n {
+		d := at(i)
 		d.Stored = true
 		d.Dup = !d.Released
 		if d.Seq > o.lastSeq {
@@ -468,18 +470,21 @@ func (r *ring) len() int { return r.size }
 
 func (r *ring) push(d Delivery) {
 	if r.size == len(r.buf) {
-		n := 2 * len(r.buf)
-		if n == 0 {
-			n = 8
-		}
-		buf := make([]Delivery, n)
-		for i := 0; i < r.size; i++ {
-			buf[i] = r.buf[(r.head+i)%len(r.buf)]
-		}
-		r.buf, r.head = buf, 0
+		r.reserve(max(8, len(r.buf)))
 	}
 	r.buf[(r.head+r.size)%len(r.buf)] = d
 	r.size++
+}
+
+// reserve makes room for n more deliveries.
+func (r *ring) reserve(n int) {
+	if r.size+n <= len(r.buf) {
+		return
+	}
+	buf := make([]Delivery, r.size+n)
+	k := copy(buf, r.buf[r.head:min(r.head+r.size, len(r.buf))])
+	copy(buf[k:], r.buf[:r.size-k])
+	r.buf, r.head = buf, 0
 }
 
 func (r *ring) peek() *Delivery { return &r.buf[r.head] }

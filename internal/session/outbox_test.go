@@ -1024,12 +1024,13 @@ func TestOutboxRestore(t *testing.T) {
 	var o Outbox
 	o.SetWindow(10)
 	msg := func(topic string) *Message { return &Message{Topic: topic, QoS: 2} }
-	o.Restore([]Delivery{
+	stored := []Delivery{
 		{Msg: msg("a"), QoS: 1, Seq: 3},
 		{QoS: 2, Seq: 4, Released: true},
 		{Msg: msg("c"), QoS: 2, Seq: 7},
 		{Msg: msg("d"), QoS: 1, Seq: 65536},
-	})
+	}
+	o.Restore(len(stored), func(i int) Delivery { return stored[i] })
 	o.Push(Delivery{Msg: msg("new"), QoS: 2, Stored: true}, Limits{}, true, false)
 	got, _ := drain(t, &o, time.Time{})
 	want := []sent{

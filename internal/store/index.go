@@ -28,6 +28,7 @@ type segment struct {
 // has no older segment whose puts it could be cancelling.
 type index struct {
 	records   map[string]location
+	perKind   [256]int // live keys of each kind
 	segments  []*segment // in log order; the last is the active one
 	byID      map[uint32]*segment
 	liveBytes int64
@@ -66,10 +67,13 @@ func (x *index) apply(op decodedOp, loc location) {
 		x.liveBytes -= int64(old.size)
 		if op.delete {
 			delete(x.records, string(op.id))
+			x.perKind[op.kind()]--
 			return
 		}
 	} else if op.delete {
 		return
+	} else {
+		x.perKind[op.kind()]++
 	}
 	x.records[string(op.id)] = loc
 	x.byID[loc.segment].live += int64(loc.size)

@@ -105,3 +105,20 @@ func TestAwaitRoom(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Count follows puts, overwrites and deletes of each kind, also across a
+// reopen.
+func TestCount(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustCommit(t, s, nil, put('q', "a", "1"), put('q', "b", "1"), put('r', "a", "1"))
+	mustCommit(t, s, nil, put('q', "a", "2"), del('q', "b"), del('q', "never"))
+	if q, r := s.Count('q'), s.Count('r'); q != 1 || r != 1 {
+		t.Errorf("Count q %d r %d, want 1 and 1", q, r)
+	}
+	s = reopen(t, s, dir, Options{})
+	defer mustClose(t, s)
+	if q, r, x := s.Count('q'), s.Count('r'), s.Count('x'); q != 1 || r != 1 || x != 0 {
+		t.Errorf("after reopen: Count q %d r %d x %d, want 1, 1, 0", q, r, x)
+	}
+}

@@ -282,6 +282,9 @@ func (s *Store) Scan(fn func(kind byte, key, value []byte) error) error {
 	defer s.mu.Unlock()
 	var data []byte
 	for _, seg := range s.idx.segments {
+		if seg.live == 0 {
+			continue // all garbage: nothing to call fn for
+		}
 		var err error
 		data, err = readSegment(s.dir, seg.id, seg.size, data)
 		if err != nil {
@@ -318,6 +321,14 @@ func (s *Store) scanSegment(id uint32, data []byte, fn func(kind byte, key, valu
 		off = base + len(body)
 	}
 	return nil
+}
+
+// Count is the number of live records of a kind, so that a caller about to
+// Scan them can make room for them at once.
+func (s *Store) Count(kind byte) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idx.perKind[kind]
 }
 
 // Stats returns the current counters.
