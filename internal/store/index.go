@@ -28,7 +28,7 @@ type segment struct {
 // has no older segment whose puts it could be cancelling.
 type index struct {
 	records   map[string]location
-	perKind   [256]int // live keys of each kind
+	perKind   [256]int   // live keys of each kind
 	segments  []*segment // in log order; the last is the active one
 	byID      map[uint32]*segment
 	liveBytes int64
