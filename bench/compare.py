@@ -142,8 +142,10 @@ def mosquitto_conf_name(data_dir):
 
 
 def gridmq_data_args(data_dir):
-    # sync is the default; it is named so that the command says what was measured.
-    return ["--data-dir", data_dir, "--durability", "sync"] if data_dir else []
+    # sync is the default; it is named so that the command says what was
+    # measured. Without a data dir gridmq keeps its state in memory, as
+    # Mosquitto does with persistence false.
+    return ["--data-dir", data_dir, "--durability", "sync"] if data_dir else ["--persistence=false"]
 
 
 def display_command(broker, data_dir=None):

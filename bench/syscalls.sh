@@ -63,7 +63,7 @@ measure() { # name, then the command that starts the broker on $port
 
 [ -z "$perf" ] || echo "(counting system calls adds to the system time; compare.sh measures CPU alone)"
 port=$((21000 + $(od -An -N2 -tu2 /dev/urandom) % 1000))
-measure gridmq "$out/gridmq" serve --listen "127.0.0.1:$port" --allow-anonymous
+measure gridmq "$out/gridmq" serve --listen "127.0.0.1:$port" --allow-anonymous --persistence=false
 port=$((port + 1))
 printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n' "$port" >"$out/syscalls-mosquitto.conf"
 measure mosquitto "$mosquitto" -c "$out/syscalls-mosquitto.conf"

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -53,13 +54,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 
 	opened := time.Now()
-	data, err := openDataDir(cfg, stderr)
-	if err != nil {
-		printError(stderr, err)
-		return 1
-	}
-	if data != nil {
-		fmt.Fprintf(stdout, "gridmq: data dir %s (durability %s)\n", cfg.DataDir, cfg.Durability)
+	dir, inMemory := dataDirFor(cfg, os.Getenv, os.Geteuid())
+	if dir == "" {
+		fmt.Fprintf(stdout, "gridmq: no data dir: retained messages and sessions are kept in memory (%s)\n", inMemory)
+	} else {
+		data, err := openDataDir(cfg, dir, stderr)
+		if err != nil {
+			printError(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "gridmq: data dir %s (durability %s)\n", dir, cfg.Durability)
 		opts.Durable = data
 		defer func() {
 			if err := data.Close(); err != nil {
@@ -94,6 +98,12 @@ func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store
 			}
 			printError(stderr, fmt.Errorf("data dir: %w", err))
 			return 1
+		}
+		if rec.Queued+rec.Retained > 0 {
+			// Reading the log left garbage the size of it: give it back
+			// now, not at the next collection, which a broker holding a
+			// large queue may not need for a long time.
+			debug.FreeOSMemory()
 		}
 		fmt.Fprintf(stdout, "gridmq: data dir recovered in %s: %d retained messages, %d persistent sessions with %d subscriptions and %d queued messages, %d wills due, %d wills waiting out their delay (expired while stopped: %d retained messages, %d sessions, %d queued messages)\n",
 			time.Since(opened).Round(time.Millisecond), rec.Retained, rec.Sessions, rec.Subscriptions, rec.Queued, rec.Wills, rec.WillsPending,

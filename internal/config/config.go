@@ -84,8 +84,11 @@ type Config struct {
 	// AuthFailDelay (auth_fail_delay, a Go duration) holds back the CONNACK
 	// that refuses bad credentials; 0 answers at once.
 	AuthFailDelay time.Duration
+	// Persistence (persistence) keeps durable state in a data dir: DataDir,
+	// or the default one (cmd/gridmq). False keeps everything in memory.
+	Persistence bool
 	// DataDir (data_dir) is the directory the broker keeps durable state
-	// in; "" keeps everything in memory.
+	// in; "" means the default one.
 	DataDir string
 	// Durability (durability) is when a change is on disk before it is
 	// acknowledged: "sync" (fsync first), "interval" (fsync every
@@ -128,6 +131,7 @@ func Default() *Config {
 		MaxTopicAlias:           10,
 		AllowZeroLengthClientID: true,
 		StallTimeout:            5 * time.Second,
+		Persistence:             true,
 		Durability:              "sync",
 		DurabilityInterval:      100 * time.Millisecond,
 	}

@@ -129,6 +129,12 @@ var keyTests = []struct {
 		wrongType: "0", typeErr: "must be true or false (got 0)",
 	},
 	{
+		key: "persistence", get: func(c *Config) any { return c.Persistence },
+		def: true, good: "false", want: false,
+		bad: "no way", badErr: `must be true or false (got "no way")`,
+		wrongType: "0", typeErr: "must be true or false (got 0)",
+	},
+	{
 		key: "max_qos", get: func(c *Config) any { return c.MaxQoS },
 		def: byte(2), good: "1", want: byte(1),
 		bad: "3", badErr: "must be 0, 1 or 2 (got 3)",
@@ -275,8 +281,6 @@ func TestFileErrors(t *testing.T) {
 			`gridmq.yaml:2: "psk_file" is not supported yet (TLS)`},
 		{"unsupported without a hint", "include_dir: /etc/gridmq/conf.d\n",
 			`gridmq.yaml:1: "include_dir" is not supported yet`},
-		{"persistence", "\npersistence: true\n",
-			`gridmq.yaml:2: unknown key "persistence" (set data_dir to keep state on disk)`},
 		{"log_dest", "log_dest: stdout\n",
 			`gridmq.yaml:1: "log_dest" is not supported yet (gridmq logs to standard error)`},
 		{"mosquitto's port", "port: 1883\n",

@@ -204,8 +204,16 @@ var keys = []key{
 		},
 	},
 	{
+		name: "persistence", def: "true",
+		usage: "keep retained messages, persistent sessions and their queued messages in a data dir; false keeps everything in memory, as Mosquitto's persistence false",
+		decode: func(c *Config, n *yaml.Node) (err error) {
+			c.Persistence, err = boolValue(n)
+			return err
+		},
+	},
+	{
 		name: "data_dir", arg: "PATH", def: "",
-		usage: "directory for durable state (retained messages, persistent sessions and subscriptions); unset keeps everything in memory; one broker per directory",
+		usage: "directory for durable state; unset: a directory per listener port under /var/lib/gridmq (root), $STATE_DIRECTORY (systemd) or $XDG_STATE_HOME/gridmq, and in memory for a listener on port 0; one broker per directory",
 		decode: func(c *Config, n *yaml.Node) (err error) {
 			c.DataDir, err = nonEmptyString(n)
 			return err

@@ -305,7 +305,6 @@ var renamed = map[string]string{
 	"maximum_qos":  "gridmq spells it max_qos",
 	// Mosquitto snapshots memory to one file; gridmq writes each change to
 	// its data dir before acknowledging it.
-	"persistence":          "set data_dir to keep state on disk",
 	"persistence_location": "gridmq spells it data_dir",
 	"persistence_file":     "gridmq keeps a directory: data_dir",
 	"autosave_interval":    "gridmq writes every change to data_dir before acknowledging it; see durability",
