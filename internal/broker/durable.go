@@ -13,7 +13,8 @@ import (
 // implements it on the data dir. Commit calls done once the ops are on disk
 // (as its durability setting defines it), in the order of the calls; it
 // never waits for the disk, so it may be called under the broker's locks,
-// and done may take them. AwaitRoom is the back-pressure: a reader calls it,
+// and done, which runs on another goroutine (at once only after the store
+// is closed), may take them. AwaitRoom is the back-pressure: a reader calls it,
 // holding no lock, before it makes more commits, and it waits while too many
 // are waiting for the disk.
 type Durable interface {
@@ -46,10 +47,38 @@ func (s *Server) keepRetained(msg *session.Message, from *conn) {
 	} else {
 		op.Value = session.AppendRecord(nil, msg)
 	}
+	kept := from.ackAfterCommit()
 	s.retainMu.Lock()
+	prev, hadPrev := s.retained.Get(msg.Topic)
 	s.setRetained(msg)
-	d.Commit([]store.Op{op}, from.ackAfterCommit())
+	// The callback runs on the committer (Commit calls back at once only
+	// after Close, when no client publishes), so it may take retainMu.
+	d.Commit([]store.Op{op}, func(err error) {
+		if err != nil {
+			s.unsetRetained(msg, prev, hadPrev)
+		}
+		if kept != nil {
+			kept(err)
+		}
+	})
 	s.retainMu.Unlock()
+}
+
+// unsetRetained takes back a retained change that could not be stored,
+// unless a later one has replaced it: its publisher is refused, and the
+// broker must not serve what a restart would not bring back.
+func (s *Server) unsetRetained(msg, prev *session.Message, hadPrev bool) {
+	s.retainMu.Lock()
+	defer s.retainMu.Unlock()
+	cur, ok := s.retained.Get(msg.Topic)
+	if ok != (len(msg.Payload) > 0) || (ok && cur != msg) {
+		return // changed again since
+	}
+	if hadPrev {
+		s.retained.Set(msg.Topic, prev)
+	} else {
+		s.retained.Delete(msg.Topic)
+	}
 }
 
 func (s *Server) setRetained(msg *session.Message) {

@@ -399,3 +399,35 @@ func TestCleanStartForgetsQueue(t *testing.T) {
 		t.Errorf("Recover = %+v, want nothing left of the session", got)
 	}
 }
+
+// A retained message the disk refused is taken back: its publisher is told
+// 0x97, and a subscriber does not get what a restart would not bring back.
+// The value it replaced is retained again.
+func TestRetainedRefusedByTheDiskIsTakenBack(t *testing.T) {
+	disk := &heldDisk{}
+	opts := quietOptions()
+	opts.Durable = disk
+	_, ln := startPipeServer(t, opts)
+	pub := newClient(t, ln.Dial(), packet.V5)
+	defer pub.nc.Close()
+	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+	pub.send(&packet.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: []byte("site/state"), Payload: []byte("old")})
+	for disk.release(nil) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	pub.mustRecv()
+	pub.send(&packet.Publish{QoS: 1, PacketID: 2, Retain: true, Topic: []byte("site/state"), Payload: []byte("new")})
+	for disk.release(store.ErrFull) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if a, ok := pub.mustRecv().(*packet.Ack); !ok || a.PacketID != 2 || a.ReasonCode != packet.QuotaExceeded {
+		t.Fatalf("got %+v, want PUBACK 2 with 0x97", a)
+	}
+	sub := newClient(t, ln.Dial(), packet.V5)
+	defer sub.nc.Close()
+	sub.connect(&packet.Connect{ClientID: "sub", CleanStart: true})
+	sub.subscribe(1, "site/#", 0)
+	if p := recvPublish(t, sub); string(p.Payload) != "old" {
+		t.Fatalf("retained %q, want the value before the refused one", p.Payload)
+	}
+}

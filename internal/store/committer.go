@@ -98,7 +98,9 @@ func (s *Store) commit(batch []*request) {
 	}()
 	if err := s.failed(); err != nil {
 		for _, r := range batch {
-			r.err = err
+			if r.err == nil {
+				r.err = err
+			}
 		}
 		return
 	}
@@ -109,6 +111,9 @@ func (s *Store) commit(batch []*request) {
 	frame := append(s.frame[:0], reservedHeader[:]...)
 	var accepted []*request
 	for _, r := range batch {
+		if r.err != nil {
+			continue // refused by Commit
+		}
 		if r.puts && s.opts.MaxBytes > 0 && projected+int64(len(r.body)) > s.opts.MaxBytes {
 			r.err = fmt.Errorf("%w: %d bytes on disk, limit %d", ErrFull, projected-frameHeaderSize, s.opts.MaxBytes)
 			continue

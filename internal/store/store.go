@@ -181,20 +181,16 @@ func (s *Store) setActive(f *os.File, id uint32, size int64) {
 // Commit never waits for the disk, so it may be called while holding locks
 // and from another commit's callback; AwaitRoom is the back-pressure. done
 // must not block for long: it holds up the callbacks of the commits written
-// with this one. It may call Commit. On a closed or failed store, or for ops
-// that are too large, done is called before Commit returns. done may be nil.
+// with this one. It may call Commit. A commit refused (too large, failed
+// store) is answered in its turn like the others; only after Close is done
+// called before Commit returns. done may be nil.
 func (s *Store) Commit(ops []Op, done func(error)) {
 	if done == nil {
 		done = ignoreOutcome
 	}
 	r, err := newRequest(ops, done)
 	if err != nil {
-		done(err)
-		return
-	}
-	if err := s.failed(); err != nil {
-		done(err)
-		return
+		r = &request{done: done, err: err}
 	}
 	s.queueMu.Lock()
 	if s.queueClosed {
