@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -157,4 +159,167 @@ func TestPersistentSessionSurvivesKill(t *testing.T) {
 		t.Errorf("got %+v", msgs[0])
 	}
 	c.Disconnect(100)
+}
+
+// The will of a persistent session's connection that a crash ended is
+// published when the broker starts again: the connection was closed without
+// DISCONNECT [MQTT-3.1.2-8]. One deleted by DISCONNECT is not
+// [MQTT-3.1.2-10].
+func TestWillOfCrashedConnectionPublishedAtRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	b := StartBroker(t, "--data-dir", dir)
+	watcher, _ := paho3Connect(t, paho3Options(b, 4, "watcher").SetCleanSession(false))
+	paho3Subscribe(t, watcher, "status/#", 1)
+	watcher.Disconnect(0)
+	for _, id := range []string{"dev-crashed", "dev-polite"} {
+		o := paho3Options(b, 4, id).SetCleanSession(false).SetWill("status/"+id, "offline", 1, false)
+		c, _ := paho3Connect(t, o)
+		if id == "dev-polite" {
+			c.Disconnect(0)
+		}
+	}
+	b.kill()
+
+	b = StartBroker(t, "--data-dir", dir)
+	if !strings.Contains(b.Output(), "1 wills due") {
+		t.Errorf("start-up did not report the crashed connection's will:\n%s", b.Output())
+	}
+	got := make(chan string, 10)
+	o := paho3Options(b, 4, "watcher").SetCleanSession(false).SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+		got <- m.Topic() + "=" + string(m.Payload())
+	})
+	paho3Connect(t, o)
+	select {
+	case m := <-got:
+		if m != "status/dev-crashed=offline" {
+			t.Fatalf("got %s, want the crashed device's will", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the will of the connection the crash ended was not published")
+	}
+	select {
+	case m := <-got:
+		t.Errorf("also got %s: a will deleted by DISCONNECT was published", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// A data dir that cannot grow (here a file size limit, as a full disk or a
+// quota would do) refuses new persistent work instead of crashing or
+// corrupting: a v5 publisher gets 0x97 for a message that cannot be kept,
+// a 3.1.1 one is disconnected unacknowledged, the reason is logged, and
+// the broker goes on serving. Everything it acknowledged comes back at the
+// next start.
+func TestFullDataDir(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit (util-linux) is not installed")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	const limit = 256 << 10
+	cmd := exec.Command(prlimit, fmt.Sprintf("--fsize=%d:%d", limit, limit), "--", binPath,
+		"serve", "--listen", "127.0.0.1:0", "--allow-anonymous", "--data-dir", dir)
+	b := startBrokerCmd(t, cmd)
+
+	pub := dialRaw(t, b.Addr)
+	defer pub.Close()
+	if _, err := pub.Connect(level5, "filler"); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 1000)
+	acked := map[string]bool{}
+	refused := 0
+	for i := 1; i < 1000 && refused == 0; i++ {
+		topic := fmt.Sprintf("fill/%d", i)
+		// PUBLISH QoS 1, retained: topic, packet id, no properties, payload.
+		if err := pub.Write(wirePacket(0x33, wireString(topic), wireU16(uint16(i)), wireProps(), payload)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := pub.ReadPacket(10 * time.Second)
+		if err != nil {
+			t.Fatalf("PUBLISH %d: %v", i, err)
+		}
+		code, _ := p.ReasonCode(level5)
+		switch code {
+		case 0x00:
+			acked[topic] = true
+		case 0x97: // quota exceeded [MQTT-3.4.2-1]
+			refused++
+		default:
+			t.Fatalf("PUBLISH %d: %v, want PUBACK 0x00 or 0x97", i, p)
+		}
+	}
+	if refused == 0 || len(acked) == 0 {
+		t.Fatalf("%d acknowledged, %d refused: the limit was never reached", len(acked), refused)
+	}
+	if !strings.Contains(b.Output(), "data dir is full") {
+		t.Errorf("the refusal was not logged:\n%s", b.Output())
+	}
+
+	old := dialRaw(t, b.Addr)
+	defer old.Close()
+	if _, err := old.Connect(level311, "filler311"); err != nil {
+		t.Fatal(err)
+	}
+	old.Write(wirePacket(0x33, wireString("fill/old"), wireU16(1), payload))
+	if err := old.ExpectClosed(10 * time.Second); err != nil {
+		t.Errorf("3.1.1 publisher of a message that cannot be kept: %v, want the connection closed", err)
+	}
+	if err := pub.Ping(); err != nil {
+		t.Errorf("the broker stopped serving: %v", err)
+	}
+	b.kill()
+
+	b = StartBroker(t, "--data-dir", dir)
+	sub := dialRaw(t, b.Addr)
+	defer sub.Close()
+	if _, err := sub.Connect(level311, "reader"); err != nil {
+		t.Fatal(err)
+	}
+	sub.Write(wirePacket(0x82, wireU16(1), wireString("fill/#"), []byte{0}))
+	retained := map[string]bool{}
+	for {
+		p, err := sub.ReadPacket(2 * time.Second)
+		if err != nil {
+			break // nothing more is retained
+		}
+		if p.Type() == pktPUBLISH {
+			r := wireReader{b: p.body}
+			retained[r.string()] = true
+		}
+	}
+	for topic := range acked {
+		if !retained[topic] {
+			t.Errorf("acknowledged retained %s lost", topic)
+		}
+	}
+	t.Logf("%d retained messages acknowledged before the data dir was full, all back after a restart; %d retained in all", len(acked), len(retained))
+}
+
+// Without data_dir, gridmq serve keeps its state in a data dir of its own
+// named after its port, under $STATE_DIRECTORY when systemd sets it: a
+// persistent session survives a restart with no flag saying where.
+func TestDefaultDataDir(t *testing.T) {
+	state := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	start := func() *Broker {
+		cmd := exec.Command(binPath, "serve", "--listen", "127.0.0.1:"+port, "--allow-anonymous")
+		cmd.Env = append(os.Environ(), "STATE_DIRECTORY="+state)
+		return startBrokerCmd(t, cmd)
+	}
+	b := start()
+	want := "data dir " + filepath.Join(state, port) + " (durability sync)"
+	if !strings.Contains(b.Output(), want) {
+		t.Fatalf("start-up output does not say %q:\n%s", want, b.Output())
+	}
+	c, _ := paho3Connect(t, paho3Options(b, 4, "keeper").SetCleanSession(false))
+	paho3Subscribe(t, c, "keep/#", 1)
+	c.Disconnect(0)
+	b.Stop(t)
+
+	b = start()
+	_, present := paho3Connect(t, paho3Options(b, 4, "keeper").SetCleanSession(false))
+	if !present {
+		t.Error("the session was not resumed from the default data dir")
+	}
 }

@@ -66,7 +66,14 @@ func StartBroker(t testing.TB, args ...string) *Broker {
 // StartBrokerArgs runs gridmq with exactly these arguments (no --listen added).
 func startBrokerArgs(t testing.TB, args ...string) *Broker {
 	t.Helper()
-	b := &Broker{cmd: exec.Command(binPath, args...), output: &lockedBuffer{}, done: make(chan struct{})}
+	return startBrokerCmd(t, exec.Command(binPath, args...))
+}
+
+// startBrokerCmd runs cmd, which starts gridmq serve (under a wrapper, or
+// with an environment of its own), as StartBroker does.
+func startBrokerCmd(t testing.TB, cmd *exec.Cmd) *Broker {
+	t.Helper()
+	b := &Broker{cmd: cmd, output: &lockedBuffer{}, done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	b.cmd.Stdout = io.MultiWriter(pw, b.output)
 	b.cmd.Stderr = io.MultiWriter(pw, b.output)
