@@ -19,6 +19,10 @@ import (
 // are waiting for the disk.
 type Durable interface {
 	Commit(ops []store.Op, done func(error))
+	// CommitLazy commits ops that need no fsync of their own: deletes of
+	// delivered messages, which a power loss can only bring back as a
+	// duplicate delivery, never lose.
+	CommitLazy(ops []store.Op)
 	AwaitRoom()
 	Scan(fn func(kind byte, key, value []byte) error) error
 	Count(kind byte) int // live records of a kind, for Recover to make room

@@ -192,7 +192,10 @@ func onCopiesStored(copies []storedCopy, done func(error)) func(error) {
 }
 
 // deleteQueued removes the records of st's deliveries at seqs, once they
-// have been acknowledged or discarded.
+// have been acknowledged or discarded. Nothing waits for the delete: if a
+// power loss undid it, the message would be delivered again, which QoS 1
+// allows and a QoS 2 client answers as a duplicate (its record was
+// released before PUBREL was sent).
 func (st *sessionState) deleteQueued(seqs ...uint64) {
 	if len(seqs) == 0 {
 		return
@@ -201,5 +204,5 @@ func (st *sessionState) deleteQueued(seqs ...uint64) {
 	for i, seq := range seqs {
 		ops[i] = store.Op{Kind: kindQueued, Key: st.queuedKey(seq), Delete: true}
 	}
-	st.srv.opts.Durable.Commit(ops, nil)
+	st.srv.opts.Durable.CommitLazy(ops)
 }

@@ -106,6 +106,7 @@ func (h *heldDisk) Commit(_ []store.Op, done func(error)) {
 func (h *heldDisk) Scan(func(byte, []byte, []byte) error) error { return nil }
 func (h *heldDisk) AwaitRoom()                                  {}
 func (h *heldDisk) Count(byte) int                              { return 0 }
+func (h *heldDisk) CommitLazy([]store.Op)                       {}
 
 // waiting is the number of commits not yet released.
 func (h *heldDisk) waiting() int {

@@ -13,6 +13,7 @@ var reservedHeader [frameHeaderSize]byte
 type request struct {
 	body []byte // the ops, encoded as in a frame body
 	puts bool   // refused when the data dir is full; deletes never are
+	lazy bool   // needs no fsync of its own (CommitLazy)
 	done func(error)
 	err  error // set by the committer
 }
@@ -126,8 +127,12 @@ func (s *Store) commit(batch []*request) {
 	if len(frame) == frameHeaderSize {
 		return
 	}
+	lazy := true
+	for _, r := range accepted {
+		lazy = lazy && r.lazy
+	}
 	off, err := s.write(frame)
-	if err == nil && s.opts.Durability == Sync {
+	if err == nil && s.opts.Durability == Sync && !lazy {
 		err = s.syncActive()
 	}
 	if err != nil {

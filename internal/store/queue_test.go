@@ -122,3 +122,28 @@ func TestCount(t *testing.T) {
 		t.Errorf("after reopen: Count q %d r %d x %d, want 1, 1, 0", q, r, x)
 	}
 }
+
+// A lazy commit is written without an fsync of its own; the next commit's
+// fsync, or Close, makes it durable with everything before it.
+func TestCommitLazy(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	mustCommit(t, s, nil, put('q', "a", "1"), put('q', "b", "1"))
+	before, commits := s.Stats().Fsyncs, s.Stats().Commits
+	s.CommitLazy([]Op{del('q', "a")})
+	for s.Stats().Commits == commits {
+		time.Sleep(time.Millisecond)
+	}
+	if got := s.Stats().Fsyncs; got != before {
+		t.Errorf("a lazy delete cost %d fsyncs", got-before)
+	}
+	mustCommit(t, s, nil, put('r', "x", "1"))
+	if got := s.Stats().Fsyncs; got != before+1 {
+		t.Errorf("the next commit made %d fsyncs, want 1", got-before)
+	}
+	s = reopen(t, s, dir, Options{})
+	defer mustClose(t, s)
+	if q := s.Count('q'); q != 1 {
+		t.Errorf("after reopen %d 'q' records, want 1: the lazy delete was lost", q)
+	}
+}

@@ -192,10 +192,15 @@ func (s *Store) Commit(ops []Op, done func(error)) {
 	if err != nil {
 		r = &request{done: done, err: err}
 	}
+	s.enqueue(r)
+}
+
+// enqueue hands r to the committer, or answers it at once after Close.
+func (s *Store) enqueue(r *request) {
 	s.queueMu.Lock()
 	if s.queueClosed {
 		s.queueMu.Unlock()
-		done(ErrClosed)
+		r.done(ErrClosed)
 		return
 	}
 	s.queue = append(s.queue, r)
@@ -208,6 +213,21 @@ func (s *Store) Commit(ops []Op, done func(error)) {
 		default:
 		}
 	}
+}
+
+// CommitLazy commits ops that need no fsync of their own: they are written
+// with the next frame, like any commit, and are on disk once a later commit
+// (or the Interval ticker, or Close) syncs, which a power loss before then
+// can undo, but kill -9 cannot. It is for deletes whose loss only repeats
+// work, as a message delivered twice at QoS 1; their callers wait for
+// nothing.
+func (s *Store) CommitLazy(ops []Op) {
+	r, err := newRequest(ops, ignoreOutcome)
+	if err != nil {
+		r = &request{done: ignoreOutcome, err: err}
+	}
+	r.lazy = true
+	s.enqueue(r)
 }
 
 // AwaitRoom waits while more than maxQueuedBytes of commits wait for the
