@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,28 +14,11 @@ import (
 )
 
 // startServer runs the real broker on a loopback port until the test ends,
-// like brokertest.Start, and returns the server too, whose session count
-// shows what a run leaves behind.
+// and returns the server too, whose session count shows what a run leaves
+// behind.
 func startServer(t *testing.T) (*broker.Server, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := broker.New(brokertest.QuietOptions())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln, broker.ListenerOptions{AllowAnonymous: true}) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("broker Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, broker.ErrServerClosed) {
-			t.Errorf("broker Serve returned %v", err)
-		}
-	})
-	return srv, ln.Addr().String()
+	return brokertest.StartServer(t, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
 }
 
 // waitSessions waits until the broker holds want sessions and no client is

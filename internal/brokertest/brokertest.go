@@ -35,6 +35,14 @@ func QuietOptions() broker.Options {
 // after some work then sees only its own.
 func Start(t testing.TB, opts broker.Options, lo broker.ListenerOptions) string {
 	t.Helper()
+	_, addr := StartServer(t, opts, lo)
+	return addr
+}
+
+// StartServer is Start, and returns the server too, for tests that look at
+// its state (Stats) as well as at what clients see.
+func StartServer(t testing.TB, opts broker.Options, lo broker.ListenerOptions) (*broker.Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +62,7 @@ func Start(t testing.TB, opts broker.Options, lo broker.ListenerOptions) string 
 	})
 	addr := ln.Addr().String()
 	warmUp(addr, lo)
-	return addr
+	return srv, addr
 }
 
 // warmUp connects a client that stays quiet for longer than a connection

@@ -163,21 +163,19 @@ func TestPersistentSessionSurvivesKill(t *testing.T) {
 
 // The will of a persistent session's connection that a crash ended is
 // published when the broker starts again: the connection was closed without
-// DISCONNECT [MQTT-3.1.2-8]. One deleted by DISCONNECT is not
-// [MQTT-3.1.2-10].
+// DISCONNECT [MQTT-3.1.2-8]. (That DISCONNECT deletes it is a test of the
+// broker package: here the kill could come before the broker has read it.)
 func TestWillOfCrashedConnectionPublishedAtRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	b := StartBroker(t, "--data-dir", dir)
+	o := paho3Options(b, 4, "dev-crashed").SetCleanSession(false).SetWill("status/dev-crashed", "offline", 1, false)
+	paho3Connect(t, o)
+	// The watcher's SUBACK waits for its subscription to be on disk, and
+	// the data dir keeps the order of changes: the device's session, will
+	// included, is there too.
 	watcher, _ := paho3Connect(t, paho3Options(b, 4, "watcher").SetCleanSession(false))
 	paho3Subscribe(t, watcher, "status/#", 1)
 	watcher.Disconnect(0)
-	for _, id := range []string{"dev-crashed", "dev-polite"} {
-		o := paho3Options(b, 4, id).SetCleanSession(false).SetWill("status/"+id, "offline", 1, false)
-		c, _ := paho3Connect(t, o)
-		if id == "dev-polite" {
-			c.Disconnect(0)
-		}
-	}
 	b.kill()
 
 	b = StartBroker(t, "--data-dir", dir)
@@ -185,7 +183,7 @@ func TestWillOfCrashedConnectionPublishedAtRestart(t *testing.T) {
 		t.Errorf("start-up did not report the crashed connection's will:\n%s", b.Output())
 	}
 	got := make(chan string, 10)
-	o := paho3Options(b, 4, "watcher").SetCleanSession(false).SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+	o = paho3Options(b, 4, "watcher").SetCleanSession(false).SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 		got <- m.Topic() + "=" + string(m.Payload())
 	})
 	paho3Connect(t, o)
@@ -196,11 +194,6 @@ func TestWillOfCrashedConnectionPublishedAtRestart(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the will of the connection the crash ended was not published")
-	}
-	select {
-	case m := <-got:
-		t.Errorf("also got %s: a will deleted by DISCONNECT was published", m)
-	case <-time.After(300 * time.Millisecond):
 	}
 }
 
@@ -252,8 +245,12 @@ func TestFullDataDir(t *testing.T) {
 	if refused == 0 || len(acked) == 0 {
 		t.Fatalf("%d acknowledged, %d refused: the limit was never reached", len(acked), refused)
 	}
-	if !strings.Contains(b.Output(), "data dir is full") {
-		t.Errorf("the refusal was not logged:\n%s", b.Output())
+	// The log line comes before the PUBACK, through a pipe.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.Output(), "data dir is full"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refusal was not logged:\n%s", b.Output())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	old := dialRaw(t, b.Addr)
