@@ -431,3 +431,37 @@ func TestRetainedRefusedByTheDiskIsTakenBack(t *testing.T) {
 		t.Fatalf("retained %q, want the value before the refused one", p.Payload)
 	}
 }
+
+// A session whose client never comes back takes its queue with it when it
+// expires, so such clients do not make the data dir grow without bound.
+func TestExpiredSessionTakesItsQueue(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the server's shutdown, registered later
+	opts := quietOptions()
+	opts.Durable = st
+	srv, ln := startPipeServer(t, opts)
+	gone := newClient(t, ln.Dial(), packet.V5)
+	gone.connect(&packet.Connect{ClientID: "gone", Properties: sessionExpiry(1)})
+	gone.subscribe(1, "t", 1)
+	gone.nc.Close()
+	pub := newClient(t, ln.Dial(), packet.V5)
+	defer pub.nc.Close()
+	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+	for i := range 3 {
+		publishAcked(t, pub, uint16(i+1), 1, "t", "for nobody")
+	}
+	if n := st.Count(kindQueued); n != 3 {
+		t.Fatalf("%d queued records, want 3", n)
+	}
+	// The session expires a second after its client left.
+	for deadline := time.Now().Add(30 * time.Second); srv.Stats().Sessions > 1 || st.Count(kindQueued) > 0 || st.Count(kindSession) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s on: %d sessions, %d queued records, %d session records", srv.Stats().Sessions, st.Count(kindQueued), st.Count(kindSession))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
