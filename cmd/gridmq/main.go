@@ -4,6 +4,7 @@
 //	gridmq bench SCENARIO   load a broker and measure it (gridmq bench --help)
 //	gridmq user SUBCOMMAND  manage the password file (gridmq user --help)
 //	gridmq passwd ...       the same with mosquitto_passwd's options
+//	gridmq import-retained  copy a running broker's retained messages into gridmq
 //	gridmq version          print the version
 //	gridmq help [command]   explain a command
 //
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runUser(args[1:], os.Stdin, stdout, stderr)
 	case "passwd":
 		return runPasswd(args[1:], os.Stdin, stdout, stderr)
+	case "import-retained":
+		return runImportRetained(args[1:], os.Getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -61,6 +64,8 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		userHelp(stdout)
 	case "passwd":
 		passwdHelp(stdout)
+	case "import-retained":
+		importHelp(stdout)
 	case "version":
 		fmt.Fprintln(stdout, "Usage: gridmq version\n\nPrint gridmq's version.")
 	default:
@@ -79,6 +84,8 @@ Usage:
   gridmq user SUBCOMMAND   manage the password file: add, passwd, delete, list,
                            import, sync
   gridmq passwd ARGS       manage the password file with mosquitto_passwd's options
+  gridmq import-retained   copy a running broker's retained messages (Mosquitto's)
+                           into gridmq over MQTT
   gridmq version           print the version
   gridmq help [command]    explain a command
 

@@ -687,6 +687,13 @@ func freePort(t testing.TB) int {
 // Port and Addr are set), or skips if mosquitto is not installed.
 func startMosquittoBroker(t *testing.T, passwd string) *Broker {
 	t.Helper()
+	return startMosquittoConf(t, fmt.Sprintf("password_file %s\nallow_anonymous false\n", passwd))
+}
+
+// startMosquittoConf runs Debian's mosquitto on a free loopback port with
+// the configuration lines conf, as startMosquittoBroker does.
+func startMosquittoConf(t *testing.T, conf string) *Broker {
+	t.Helper()
 	path, err := exec.LookPath("mosquitto")
 	if err != nil {
 		if path, err = exec.LookPath("/usr/sbin/mosquitto"); err != nil {
@@ -694,7 +701,7 @@ func startMosquittoBroker(t *testing.T, passwd string) *Broker {
 		}
 	}
 	port := freePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\npassword_file %s\nallow_anonymous false\n", port, passwd)
+	conf = fmt.Sprintf("listener %d 127.0.0.1\n", port) + conf
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto switches to the mosquitto user, which
 		// cannot read a 0600 file root owns.

@@ -320,3 +320,36 @@ func TestDefaultDataDir(t *testing.T) {
 		t.Error("the session was not resumed from the default data dir")
 	}
 }
+
+// Moving a site from Mosquitto: gridmq import-retained copies the retained
+// messages of a running Mosquitto into gridmq over MQTT, and once it has
+// said so they are in gridmq's data dir: a kill -9 right after keeps them.
+func TestImportRetainedFromMosquitto(t *testing.T) {
+	mosqNeed(t)
+	mosq := startMosquittoConf(t, "allow_anonymous true\n")
+	want := map[string]string{"site/7/state": "running", "site/7/setpoint": "48.5", "site/7/mode": "island"}
+	for topic, payload := range want {
+		if out, err := exec.Command("mosquitto_pub", "-h", mosq.Host, "-p", mosq.Port, "-q", "1", "-r", "-t", topic, "-m", payload).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	b := StartBroker(t, "--data-dir", dir)
+	out := runGridmq(t, "", "import-retained", "--from", mosq.Addr, "--to", b.Addr, "--quiet", "500ms")
+	if !strings.Contains(out, "3 retained messages copied") {
+		t.Fatalf("import-retained said:\n%s", out)
+	}
+	b.kill()
+
+	b = StartBroker(t, "--data-dir", dir)
+	cmd := exec.Command("mosquitto_sub", "-h", b.Host, "-p", b.Port, "-t", "site/#", "-v", "-C", "3", "-W", "10")
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, got)
+	}
+	for topic, payload := range want {
+		if !strings.Contains(string(got), topic+" "+payload+"\n") {
+			t.Errorf("after the import and a kill -9, gridmq retains:\n%s\nwant %s %s", got, topic, payload)
+		}
+	}
+}
