@@ -12,6 +12,11 @@ type Delivery struct {
 	// Stored is set by the caller of Push when the delivery is also kept in
 	// the data dir, where Seq names it.
 	Stored bool
+	// Unwritten is set by Push for a stored QoS 2 delivery and cleared by
+	// Durable once the data dir has it: it is not sent before, so that a
+	// crash cannot make the broker route it again for a publisher that was
+	// never acknowledged after the subscriber already had it.
+	Unwritten bool
 	// Seq is the delivery's place in its session's queue, set by Push for
 	// QoS 1 and 2; its packet identifier is derived from it (PacketIDFor).
 	Seq uint64
@@ -121,13 +126,8 @@ type Outbox struct {
 	resendFrom int        // inflight[resendFrom:] are still to be (re)sent
 	window     int        // in-flight limit: min(server max_inflight_messages, client Receive Maximum)
 
-	lastSeq uint64 // of the newest QoS 1/2 delivery pushed
-	// durableSeq is the newest Seq known to be in the data dir: a stored
-	// QoS 2 delivery is not sent before it is, so that a crash cannot make
-	// the broker route it again for a publisher that was never acknowledged
-	// after the subscriber already had it.
-	durableSeq uint64
-	dropped    []uint64 // Seq of stored deliveries discarded (expired) since TakeDropped
+	lastSeq uint64   // of the newest QoS 1/2 delivery pushed
+	dropped []uint64 // Seq of stored deliveries discarded (expired) since TakeDropped
 }
 
 // SetWindow sets the in-flight limit for the current connection.
@@ -182,6 +182,7 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 	} else {
 		o.lastSeq++
 		d.Seq = o.lastSeq
+		d.Unwritten = d.Stored && d.QoS == 2
 		o.queued12++
 		o.bytes12 += d.size()
 	}
@@ -192,10 +193,21 @@ func (o *Outbox) Push(d Delivery, lim Limits, online, stalled bool) (Verdict, Dr
 // LastSeq is the Seq Push gave the newest QoS 1 or 2 delivery it queued.
 func (o *Outbox) LastSeq() uint64 { return o.lastSeq }
 
-// Durable records that the stored deliveries up to seq are in the data dir.
+// Durable records that the stored delivery at seq is in the data dir. It
+// looks from the newest queued delivery back, where the deliveries waiting
+// for the disk are.
 func (o *Outbox) Durable(seq uint64) {
-	if seq > o.durableSeq {
-		o.durableSeq = seq
+	for i := o.queue.len() - 1; i >= 0; i-- {
+		d := o.queue.at(i)
+		if d.QoS == 0 {
+			continue
+		}
+		if d.Seq <= seq {
+			if d.Seq == seq {
+				d.Unwritten = false
+			}
+			return
+		}
 	}
 }
 
@@ -246,7 +258,7 @@ func (o *Outbox) sendable(head *Delivery) bool {
 	if len(o.inflight) >= o.window {
 		return false
 	}
-	if head.QoS == 2 && head.Stored && head.Seq > o.durableSeq {
+	if head.Unwritten {
 		return false
 	}
 	if len(o.inflight) == 0 || o.inflight[0].Seq+65535 > head.Seq {
@@ -455,7 +467,6 @@ func (o *Outbox) Restore(n int, at func(i int) Delivery) {
 		}
 		o.queue.push(d)
 	}
-	o.durableSeq = o.lastSeq
 	o.resendFrom = 0
 }
 

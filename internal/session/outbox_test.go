@@ -1013,6 +1013,20 @@ func TestOutboxQoS2WaitsForDurable(t *testing.T) {
 	if want := []sent{{"b", 2, 2, false, false}, {"c", 1, 3, false, false}, {"d", 2, 4, false, false}}; !slices.Equal(got, want) {
 		t.Fatalf("after: %+v, want %+v", got, want)
 	}
+
+	// Commits of different publishers may land in another order than
+	// their copies were queued: one on disk does not vouch for an older one.
+	o.Push(Delivery{Msg: m("e"), QoS: 2, Stored: true}, Limits{}, true, false)
+	o.Push(Delivery{Msg: m("f"), QoS: 2, Stored: true}, Limits{}, true, false)
+	o.Durable(6)
+	if got, _ := drain(t, &o, time.Time{}); len(got) != 0 {
+		t.Fatalf("sent %+v while the older copy is not on disk", got)
+	}
+	o.Durable(5)
+	got, _ = drain(t, &o, time.Time{})
+	if want := []sent{{"e", 2, 5, false, false}, {"f", 2, 6, false, false}}; !slices.Equal(got, want) {
+		t.Fatalf("once both are on disk: %+v, want %+v", got, want)
+	}
 }
 
 // Restore puts deliveries read back from the data dir where they were:
