@@ -152,11 +152,11 @@ func (st *sessionState) storeQueuedLocked(d *session.Delivery, from *conn) {
 		from.pub.copies = append(from.pub.copies, storedCopy{st, seq})
 		return
 	}
-	copies := []storedCopy{{st, seq}}
 	if d.QoS == 1 {
-		copies = nil
+		st.srv.opts.Durable.Commit([]store.Op{op}, from.ackAfterCommit())
+		return
 	}
-	st.srv.opts.Durable.Commit([]store.Op{op}, onCopiesStored(copies, from.ackAfterCommit()))
+	st.srv.opts.Durable.Commit([]store.Op{op}, onCopiesStored([]storedCopy{{st, seq}}, from.ackAfterCommit()))
 }
 
 // storedCopy names a QoS 2 delivery waiting for the disk.
@@ -193,9 +193,9 @@ func onCopiesStored(copies []storedCopy, done func(error)) func(error) {
 
 // deleteQueued removes the records of st's deliveries at seqs, once they
 // have been acknowledged or discarded. Nothing waits for the delete: if a
-// power loss undid it, the message would be delivered again, which QoS 1
-// allows and a QoS 2 client answers as a duplicate (its record was
-// released before PUBREL was sent).
+// power loss undid it, a QoS 1 message would be delivered again, which QoS
+// 1 allows, and a QoS 2 client would be sent its PUBREL again (the record
+// was marked released before the first PUBREL went out), never the message.
 func (st *sessionState) deleteQueued(seqs ...uint64) {
 	if len(seqs) == 0 {
 		return
