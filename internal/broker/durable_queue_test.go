@@ -267,9 +267,10 @@ func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
 	defer sub.nc.Close()
 	sub.connect(&packet.Connect{ClientID: "sub", Properties: sessionExpiry(60)})
 	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
-	for disk.release(nil) == 0 {
+	for disk.waiting() < 2 { // the session's record, then its subscription
 		time.Sleep(time.Millisecond)
 	}
+	disk.release(nil)
 	if _, ok := sub.mustRecv().(*packet.Suback); !ok {
 		t.Fatal("no SUBACK")
 	}
