@@ -38,8 +38,14 @@ type Message struct {
 	// variant and copied for each (see Header).
 	Fanout bool
 
-	headers [numHeaderVariants]atomic.Pointer[[]byte]
+	// headers holds the encoded headers of a fan-out message, made on first
+	// use: most messages go to one subscriber, and a queue of a million
+	// should not carry four empty slots each.
+	headers atomic.Pointer[headerSet]
 }
+
+// headerSet is a message's encoded PUBLISH header per wire variant.
+type headerSet [numHeaderVariants]atomic.Pointer[[]byte]
 
 // Header variants: protocol level 3/4 or 5, without or with a packet identifier.
 const (
@@ -65,7 +71,12 @@ func (m *Message) Header(version byte, withID bool) []byte {
 	if withID {
 		v++
 	}
-	if h := m.headers[v].Load(); h != nil {
+	set := m.headers.Load()
+	if set == nil {
+		m.headers.CompareAndSwap(nil, new(headerSet))
+		set = m.headers.Load()
+	}
+	if h := set[v].Load(); h != nil {
 		return *h
 	}
 	p := packet.Publish{Topic: unsafe.Slice(unsafe.StringData(m.Topic), len(m.Topic)), Payload: m.Payload}
@@ -78,7 +89,7 @@ func (m *Message) Header(version byte, withID bool) []byte {
 		}
 	}
 	h := p.EncodeHeader(nil, version)
-	m.headers[v].Store(&h) // a concurrent first use stores the same bytes
+	set[v].Store(&h) // a concurrent first use stores the same bytes
 	return h
 }
 

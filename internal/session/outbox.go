@@ -4,10 +4,15 @@ import "time"
 
 // Delivery is one message on its way to one subscriber.
 type Delivery struct {
+	// Fields are ordered so that the small ones share one word: a queue of a
+	// million deliveries is a million of these.
 	Msg    *Message
-	QoS    byte     // the lower of the message's and the subscription's QoS
-	Retain bool     // retain flag as sent
 	SubIDs []uint32 // subscription identifiers to carry; shared, never modified
+	// Seq is the delivery's place in its session's queue, set by Push for
+	// QoS 1 and 2; its packet identifier is derived from it (PacketIDFor).
+	Seq    uint64
+	QoS    byte // the lower of the message's and the subscription's QoS
+	Retain bool // retain flag as sent
 
 	// Stored is set by the caller of Push when the delivery is also kept in
 	// the data dir, where Seq names it.
@@ -17,9 +22,6 @@ type Delivery struct {
 	// crash cannot make the broker route it again for a publisher that was
 	// never acknowledged after the subscriber already had it.
 	Unwritten bool
-	// Seq is the delivery's place in its session's queue, set by Push for
-	// QoS 1 and 2; its packet identifier is derived from it (PacketIDFor).
-	Seq uint64
 
 	// Set by the outbox when the delivery enters the in-flight window.
 	PacketID uint16
