@@ -86,6 +86,8 @@ t0=$(now_ms)
 pid=$!
 wait_mqtt "$port"
 echo "gridmq: restarted after kill -9 and answering CONNECT in $(($(now_ms) - t0)) ms, RSS $(rss_kib $pid) KiB"
+sleep 5
+echo "gridmq: RSS 5 s later $(rss_kib $pid) KiB"
 grep 'data dir recovered' "$out/startup-gridmq.log" | sed 's/^/  /'
 drain gridmq "$port"
 kill "$pid"
@@ -113,6 +115,8 @@ mosquitto -c "$out/startup-mosquitto.conf" >"$out/startup-mosquitto.log" 2>&1 &
 pid=$!
 wait_mqtt "$port"
 echo "mosquitto: restarted and answering CONNECT in $(($(now_ms) - t0)) ms, RSS $(rss_kib $pid) KiB"
+sleep 5
+echo "mosquitto: RSS 5 s later $(rss_kib $pid) KiB"
 drain mosquitto "$port"
 kill "$pid"
 wait "$pid" 2>/dev/null || true

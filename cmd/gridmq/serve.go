@@ -101,9 +101,10 @@ func serve(ctx context.Context, opts broker.Options, specs []listenerSpec, store
 		}
 		if rec.Queued+rec.Retained > 0 {
 			// Reading the log left garbage the size of it: give it back
-			// now, not at the next collection, which a broker holding a
-			// large queue may not need for a long time.
-			debug.FreeOSMemory()
+			// soon, not at the next collection, which a broker holding a
+			// large queue may not need for a long time; in the background,
+			// so that clients need not wait for it.
+			go debug.FreeOSMemory()
 		}
 		fmt.Fprintf(stdout, "gridmq: data dir recovered in %s: %d retained messages, %d persistent sessions with %d subscriptions and %d queued messages, %d wills due, %d wills waiting out their delay (expired while stopped: %d retained messages, %d sessions, %d queued messages)\n",
 			time.Since(opened).Round(time.Millisecond), rec.Retained, rec.Sessions, rec.Subscriptions, rec.Queued, rec.Wills, rec.WillsPending,
