@@ -157,6 +157,9 @@ type heldAck struct {
 	left  atomic.Int32
 	quota bool  // set by routed
 	err   error // the first failure; set by kept, which runs on the committer alone
+	// idForgotten: a failed QoS 2 PUBLISH's packet id has been taken out of
+	// the session's inbound state (forgetInboundID).
+	idForgotten bool
 }
 
 func (c *conn) holdAck(kind packet.Type, id uint16) *heldAck {
@@ -184,6 +187,9 @@ func (a *heldAck) routed(quotaExceeded bool) {
 
 func (a *heldAck) send() {
 	c := a.c
+	if a.err != nil && a.kind == packet.PUBREC && !a.idForgotten && a.forgetInboundID() {
+		return // send runs again once the id is gone from the disk
+	}
 	defer c.ackWaits.Add(-1)
 	code := packet.Success
 	if a.quota && c.version == packet.V5 {
@@ -208,6 +214,22 @@ func (a *heldAck) send() {
 	c.outMu.Unlock()
 	c.srv.stats.packetsSent.Add(1)
 	c.kick()
+}
+
+// forgetInboundID ends a QoS 2 exchange that failed: the message was not
+// kept, and its publisher, refused or disconnected unacknowledged, may send
+// it again under this id, or another message under it, neither of which
+// may be taken for a duplicate [MQTT-4.3.3-10]. The id leaves the session
+// in memory and, for a persistent session, on disk before the client hears:
+// it reports true when send must wait for that delete.
+func (a *heldAck) forgetInboundID() bool {
+	a.idForgotten = true
+	st := a.c.sess
+	if !st.forgetInbound(a.id) {
+		return false
+	}
+	a.c.srv.opts.Durable.Commit([]store.Op{{Kind: kindInbound, Key: st.inboundKey(a.id), Delete: true}}, func(error) { a.send() })
+	return true
 }
 
 // commitInOrder hands ops (none for a packet that only keeps its turn) to

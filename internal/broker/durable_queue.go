@@ -180,9 +180,15 @@ func onCopiesStored(copies []storedCopy, done func(error)) func(error) {
 			st.outbox.Durable(c.seq)
 			conn := st.conn
 			ready := conn != nil && st.outbox.Pending()
+			// A session that ended (or stopped keeping its state) while the
+			// copy waited had its records deleted before this put landed.
+			orphan := err == nil && (st.ended || !st.persisted)
 			st.mu.Unlock()
 			if ready {
 				conn.kick()
+			}
+			if orphan {
+				st.deleteQueued(c.seq)
 			}
 		}
 		if done != nil {

@@ -42,9 +42,10 @@ func publishAcked(t *testing.T, c *client, id uint16, qos byte, topic, payload s
 // result is a copy that outlives the next read.
 func recvPublish(t *testing.T, c *client) packet.Publish {
 	t.Helper()
-	p, ok := c.mustRecv().(*packet.Publish)
+	pk := c.mustRecv()
+	p, ok := pk.(*packet.Publish)
 	if !ok {
-		t.Fatalf("got %T, want PUBLISH", p)
+		t.Fatalf("got %v, want PUBLISH", pk.Type())
 	}
 	cp := *p
 	cp.Topic = append([]byte(nil), p.Topic...)
@@ -267,9 +268,7 @@ func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
 	defer sub.nc.Close()
 	sub.connect(&packet.Connect{ClientID: "sub", Properties: sessionExpiry(60)})
 	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
-	for disk.waiting() < 2 { // the session's record, then its subscription
-		time.Sleep(time.Millisecond)
-	}
+	disk.awaitWaiting(t, 2) // the session's record, then its subscription
 	disk.release(nil)
 	if _, ok := sub.mustRecv().(*packet.Suback); !ok {
 		t.Fatal("no SUBACK")
@@ -283,9 +282,7 @@ func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
 		t.Fatalf("got %q, want the QoS 1 message before it is on disk", p.Payload)
 	}
 	pub.send(&packet.Publish{QoS: 2, PacketID: 2, Topic: []byte("t"), Payload: []byte("q2")})
-	for disk.waiting() < 2 { // both messages routed, neither on disk
-		time.Sleep(time.Millisecond)
-	}
+	disk.awaitWaiting(t, 2) // both messages routed, neither on disk
 	sub.send(&packet.Pingreq{})
 	if p := sub.mustRecv(); p.Type() != packet.PINGRESP {
 		t.Fatalf("got %v before the QoS 2 message was on disk", p.Type())
@@ -301,9 +298,7 @@ func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
 	}
 
 	pub.send(&packet.Publish{QoS: 2, PacketID: 3, Topic: []byte("t"), Payload: []byte("no room")})
-	for disk.release(store.ErrFull) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	disk.releaseNext(t, store.ErrFull)
 	if a, ok := pub.mustRecv().(*packet.Ack); !ok || a.PacketID != 3 || a.ReasonCode != packet.QuotaExceeded {
 		t.Fatalf("full disk: %+v, want PUBREC 3 with 0x97", a)
 	}
@@ -413,14 +408,10 @@ func TestRetainedRefusedByTheDiskIsTakenBack(t *testing.T) {
 	defer pub.nc.Close()
 	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
 	pub.send(&packet.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: []byte("site/state"), Payload: []byte("old")})
-	for disk.release(nil) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	disk.releaseNext(t, nil)
 	pub.mustRecv()
 	pub.send(&packet.Publish{QoS: 1, PacketID: 2, Retain: true, Topic: []byte("site/state"), Payload: []byte("new")})
-	for disk.release(store.ErrFull) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	disk.releaseNext(t, store.ErrFull)
 	if a, ok := pub.mustRecv().(*packet.Ack); !ok || a.PacketID != 2 || a.ReasonCode != packet.QuotaExceeded {
 		t.Fatalf("got %+v, want PUBACK 2 with 0x97", a)
 	}
@@ -464,5 +455,132 @@ func TestExpiredSessionTakesItsQueue(t *testing.T) {
 			t.Fatalf("30 s on: %d sessions, %d queued records, %d session records", srv.Stats().Sessions, st.Count(kindQueued), st.Count(kindSession))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A QoS 2 PUBLISH whose exchange ended without success (the disk refused
+// it, or a queue limit did) leaves no trace of its packet id: the publisher
+// sends it again, or a new message, under that id, and the broker routes
+// it instead of taking it for a duplicate [MQTT-4.3.3-10].
+func TestFailedQoS2ExchangeForgetsItsID(t *testing.T) {
+	disk := &heldDisk{}
+	opts := quietOptions()
+	opts.Durable = disk
+	_, ln := startPipeServer(t, opts)
+	sub := newClient(t, ln.Dial(), packet.V311)
+	defer sub.nc.Close()
+	sub.connect(&packet.Connect{ClientID: "sub"})
+	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
+	disk.awaitWaiting(t, 2)
+	disk.release(nil)
+	sub.mustRecv() // SUBACK
+
+	// 3.1.1, persistent: refused by the disk, so disconnected unacknowledged.
+	pub := newClient(t, ln.Dial(), packet.V311)
+	pub.connect(&packet.Connect{ClientID: "pub"})
+	disk.awaitWaiting(t, 1) // its session record
+	disk.release(nil)
+	pub.send(&packet.Publish{QoS: 2, PacketID: 7, Topic: []byte("t"), Payload: []byte("first try")})
+	disk.releaseNext(t, store.ErrFull)
+	disk.releaseNext(t, nil) // the delete of the id, before the client hears
+	if p, err := pub.recv(); err == nil {
+		t.Fatalf("got %v for a message the disk refused; want the connection closed", p.Type())
+	}
+	pub = newClient(t, ln.Dial(), packet.V311)
+	defer pub.nc.Close()
+	pub.connect(&packet.Connect{ClientID: "pub"})
+	pub.send(&packet.Publish{QoS: 2, PacketID: 7, Dup: true, Topic: []byte("t"), Payload: []byte("first try")})
+	disk.awaitWaiting(t, 2) // the session record of the reconnection, then the message
+	disk.release(nil)
+	if a, ok := pub.mustRecv().(*packet.Ack); !ok || a.Kind != packet.PUBREC || a.ReasonCode != packet.Success {
+		t.Fatalf("resent PUBLISH: %+v, want PUBREC 0x00", a)
+	}
+	if p := recvPublish(t, sub); string(p.Payload) != "first try" {
+		t.Fatalf("subscriber got %q, want the resent message", p.Payload)
+	}
+}
+
+// A QoS 2 message whose PUBREC arrived is marked released in the data dir
+// before any PUBREL goes out, also one sent again on a reconnection: until
+// then a reconnecting client is sent the PUBLISH again (DUP, same id),
+// which it answers with PUBREC again [MQTT-4.3.3-10]. Were PUBREL sent
+// first, a crash could make a restarted broker send the message to a
+// client that had completed it.
+func TestPubrelWaitsForTheRelease(t *testing.T) {
+	disk := &heldDisk{}
+	opts := quietOptions()
+	opts.Durable = disk
+	_, ln := startPipeServer(t, opts)
+	sub := newClient(t, ln.Dial(), packet.V311)
+	sub.connect(&packet.Connect{ClientID: "sub"})
+	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
+	disk.awaitWaiting(t, 2)
+	disk.release(nil)
+	sub.mustRecv() // SUBACK
+	pub := newClient(t, ln.Dial(), packet.V5)
+	defer pub.nc.Close()
+	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+	pub.send(&packet.Publish{QoS: 2, PacketID: 1, Topic: []byte("t"), Payload: []byte("once")})
+	disk.releaseNext(t, nil)
+	p := recvPublish(t, sub)
+	sub.send(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
+	disk.awaitWaiting(t, 1) // the release, held
+	sub.nc.Close()
+
+	sub = newClient(t, ln.Dial(), packet.V311)
+	defer sub.nc.Close()
+	sub.connect(&packet.Connect{ClientID: "sub"})
+	if again := recvPublish(t, sub); !again.Dup || again.PacketID != p.PacketID {
+		t.Fatalf("got DUP %v id %d, want the PUBLISH again with DUP and id %d", again.Dup, again.PacketID, p.PacketID)
+	}
+	sub.send(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
+	disk.releaseNext(t, nil)
+	if r, ok := sub.mustRecv().(*packet.Ack); !ok || r.Kind != packet.PUBREL || r.PacketID != p.PacketID {
+		t.Fatalf("got %+v, want PUBREL %d once the release is on disk", r, p.PacketID)
+	}
+}
+
+// After a restart, an expired QoS 2 message may have reached the client
+// before, so it is sent again rather than dropped [MQTT-3.3.2-5]; an
+// expired QoS 1 message is dropped. New messages get packet ids after
+// every one the session had, dropped ones included.
+func TestRecoveryKeepsExpiredQoS2(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sessionRecord{version: packet.V5, expiry: time.Hour, disconnected: time.Now().Add(-time.Minute), incarnation: 3}
+	sess := sessionState{incarnation: 3}
+	past := time.Now().Add(-time.Second)
+	queued := func(seq uint64, qos byte) store.Op {
+		m := &session.Message{Topic: "t", Payload: []byte{'0' + qos}, QoS: qos, Expiry: past}
+		return store.Op{Kind: kindQueued, Key: sess.queuedKey(seq), Value: appendQueuedRecord(nil, &session.Delivery{Msg: m, QoS: qos})}
+	}
+	if err := st.CommitWait([]store.Op{
+		{Kind: kindSession, Key: []byte("c"), Value: rec.append(nil)},
+		{Kind: kindSubscription, Key: subscriptionKey("c", "t"), Value: appendSubOptions(nil, subOptions{QoS: 2})},
+		queued(1, 2), queued(2, 1),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	got := runOnDataDir(t, dir, func(ln *pipeListener) {
+		c := newClient(t, ln.Dial(), packet.V5)
+		c.connect(&packet.Connect{ClientID: "c", Properties: sessionExpiry(3600)})
+		if p := recvPublish(t, c); string(p.Payload) != "2" || p.PacketID != 1 || !p.Dup {
+			t.Fatalf("got %q id %d DUP %v, want the expired QoS 2 message again as id 1", p.Payload, p.PacketID, p.Dup)
+		}
+		pub := newClient(t, ln.Dial(), packet.V5)
+		pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+		publishAcked(t, pub, 1, 1, "t", "new")
+		if p := recvPublish(t, c); string(p.Payload) != "new" || p.PacketID != 3 {
+			t.Fatalf("got %q id %d, want the new message as id 3", p.Payload, p.PacketID)
+		}
+		pub.nc.Close()
+		c.nc.Close()
+	})
+	if got.Queued != 1 || got.QueuedExpired != 1 {
+		t.Errorf("Recover = %+v, want 1 queued and 1 expired", got)
 	}
 }

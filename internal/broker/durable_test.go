@@ -108,6 +108,27 @@ func (h *heldDisk) AwaitRoom()                                  {}
 func (h *heldDisk) Count(byte) int                              { return 0 }
 func (h *heldDisk) CommitLazy([]store.Op)                       {}
 
+// heldDiskWait bounds a test's wait for the broker to make a commit.
+const heldDiskWait = 10 * time.Second
+
+// awaitWaiting waits until at least n commits are held.
+func (h *heldDisk) awaitWaiting(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(heldDiskWait); h.waiting() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d commits held after %v, want %d", h.waiting(), heldDiskWait, n)
+		}
+	}
+}
+
+// releaseNext waits for at least one commit and answers every one held
+// with err.
+func (h *heldDisk) releaseNext(t *testing.T, err error) {
+	t.Helper()
+	h.awaitWaiting(t, 1)
+	h.release(err)
+}
+
 // waiting is the number of commits not yet released.
 func (h *heldDisk) waiting() int {
 	h.mu.Lock()
@@ -196,9 +217,7 @@ func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
 	}
 
 	c.send(&packet.Publish{QoS: 1, PacketID: 3, Retain: true, Topic: []byte("r"), Payload: []byte("no room")})
-	for disk.release(store.ErrFull) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	disk.releaseNext(t, store.ErrFull)
 	if a, ok := c.mustRecv().(*packet.Ack); !ok || a.PacketID != 3 || a.ReasonCode != packet.QuotaExceeded {
 		t.Fatalf("full disk: %+v, want PUBACK 3 with 0x97", a)
 	}
@@ -206,9 +225,7 @@ func TestAcknowledgementsWaitForTheDisk(t *testing.T) {
 	old := newClient(t, ln.Dial(), packet.V311)
 	old.connect(&packet.Connect{ClientID: "old", CleanStart: true})
 	old.send(&packet.Publish{QoS: 1, PacketID: 1, Retain: true, Topic: []byte("r"), Payload: []byte("no room")})
-	for disk.release(store.ErrFull) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	disk.releaseNext(t, store.ErrFull)
 	if p, err := old.recv(); err == nil {
 		t.Fatalf("3.1.1 publisher got %v for a message not stored; want the connection closed", p.Type())
 	}

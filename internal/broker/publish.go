@@ -108,6 +108,10 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 				c.pub.kind = packet.PUBREC
 			}
 			quota := s.publish(msg, c)
+			if quota && v5 && p.QoS == 2 {
+				st.forgetInbound(p.PacketID)
+				keepID = nil
+			}
 			if c.commitPublish(keepID, quota) {
 				return nil
 			}
@@ -116,6 +120,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 			}
 		} else if s.publish(msg, c) && v5 && p.QoS > 0 {
 			refusal = packet.QuotaExceeded // a subscriber's queue was full: it does not get this one
+			if p.QoS == 2 {
+				st.forgetInbound(p.PacketID)
+			}
 		}
 	} else if !v5 {
 		refusal = packet.Success // 3.1.1 has no way to say no: acknowledge and drop
@@ -127,6 +134,17 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		c.sendAck(packet.PUBREC, p.PacketID, refusal)
 	}
 	return nil
+}
+
+// forgetInbound takes id out of the inbound QoS 2 state: PUBREC with an
+// error code (here 0x97) ends the exchange, and the client may use the id
+// for a new message at once, which must not be taken for a duplicate. It
+// reports whether the session keeps its state in the data dir.
+func (st *sessionState) forgetInbound(id uint16) (persisted bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.inbound.Remove(id)
+	return st.persisted
 }
 
 // receiveMaximum is the Receive Maximum the server advertised.
@@ -187,10 +205,15 @@ func (c *conn) handleAck(a *packet.Ack) error {
 		st.mu.Lock()
 		var d session.Delivery
 		var ok bool
-		if a.ReasonCode.IsError() {
+		switch {
+		case a.ReasonCode.IsError():
 			d, ok = st.outbox.Complete(a.PacketID) // the receiver refused it: done
-		} else {
-			d, ok = st.outbox.Release(a.PacketID)
+		default:
+			if d, ok = st.outbox.InFlight(a.PacketID); ok && d.QoS == 2 && d.Stored {
+				d.Released = true // in memory once on disk: see below
+			} else {
+				d, ok = st.outbox.Release(a.PacketID)
+			}
 		}
 		st.progressedLocked()
 		more := st.outbox.Pending()
@@ -205,10 +228,18 @@ func (c *conn) handleAck(a *packet.Ack) error {
 			}
 		case ok && d.Stored:
 			// Once the client has PUBREL it forgets the id, so a restarted
-			// broker must send PUBREL again, not the message.
-			pubrel := packet.Ack{Kind: packet.PUBREL, PacketID: a.PacketID}
+			// broker must send PUBREL again, not the message: the record
+			// says released before any PUBREL goes out, this one or one
+			// sent again on a reconnection, which is why the outbox hears
+			// of the release only once it is on disk.
+			id := a.PacketID // a is the reader's, reused for the next packet
+			pubrel := packet.Ack{Kind: packet.PUBREL, PacketID: id}
 			op := store.Op{Kind: kindQueued, Key: st.queuedKey(d.Seq), Value: appendQueuedRecord(nil, &d)}
-			c.commitInOrder([]store.Op{op}, pubrel.Encode(nil, c.version), nil)
+			c.commitInOrder([]store.Op{op}, pubrel.Encode(nil, c.version), func() {
+				st.mu.Lock()
+				st.outbox.Release(id)
+				st.mu.Unlock()
+			})
 			c.srv.stats.packetsSent.Add(1)
 		case ok:
 			c.sendAck(packet.PUBREL, a.PacketID, packet.Success) // [MQTT-4.3.3-4]

@@ -19,7 +19,7 @@ type Recovered struct {
 	Subscriptions   int
 	SessionsExpired int // sessions that expired while the broker was down, now removed
 	Queued          int // messages queued for or in flight to persistent sessions
-	QueuedExpired   int // queued messages whose Message Expiry passed while the broker was down, now removed
+	QueuedExpired   int // queued QoS 1 messages whose Message Expiry passed while the broker was down, now removed
 	Wills           int // wills due while the broker was down or at its crash, published at start
 	WillsPending    int // wills still waiting out their delay
 }
@@ -35,6 +35,7 @@ type recoveredSession struct {
 type recoveredQueue struct {
 	queued  []recoveredDelivery
 	inbound []uint16
+	lastSeq uint64 // the newest seq seen, of a record kept or dropped
 }
 
 // recoveredDelivery is a queued delivery and the incarnation it belongs to.
@@ -108,7 +109,12 @@ func (s *Server) Recover() (Recovered, error) {
 			if err != nil {
 				return fmt.Errorf("queued message %x: %w", key, err)
 			}
-			if q.Msg != nil && q.Msg.Expired(now) {
+			qq := queue(inc)
+			qq.lastSeq = max(qq.lastSeq, q.Seq)
+			// An expired QoS 1 message goes; an expired QoS 2 one may have
+			// reached the client, whose state then holds its packet id
+			// until PUBREL, so it is sent again [MQTT-3.3.2-5].
+			if q.Msg != nil && q.QoS == 1 && q.Msg.Expired(now) {
 				drop = append(drop, store.Op{Kind: kindQueued, Key: append([]byte(nil), key...), Delete: true})
 				r.QueuedExpired++
 				return nil
@@ -170,12 +176,10 @@ func (s *Server) Recover() (Recovered, error) {
 	for inc, q := range queues { // orphans: their session ended
 		drop = deleteQueue(drop, inc, q)
 	}
-	if len(drop) > 0 {
-		d.Commit(drop, nil)
-	}
-	// Published once every session is back, so that each gets its copy;
-	// then the session's record is written without it. A crash in between
-	// publishes it again rather than never.
+	// Wills are published once every session is back, so that each gets
+	// its copy, and leave the data dir (a record without them, or deleted
+	// with its expired session) only after: a crash in between publishes
+	// them again rather than never.
 	for _, w := range due {
 		s.publishWill(w.will)
 		if st := w.of; st != nil {
@@ -185,6 +189,9 @@ func (s *Server) Recover() (Recovered, error) {
 		}
 	}
 	r.Wills = len(due)
+	if len(drop) > 0 {
+		d.Commit(drop, nil)
+	}
 	return r, nil
 }
 
@@ -251,7 +258,7 @@ func (s *Server) recoverSession(id string, c *recoveredSession, q *recoveredQueu
 		st.filters = append(st.filters, f)
 		r.Subscriptions++
 	}
-	st.outbox.Restore(len(q.queued), func(i int) session.Delivery { return q.queued[i].Delivery })
+	st.outbox.Restore(len(q.queued), func(i int) session.Delivery { return q.queued[i].Delivery }, q.lastSeq)
 	r.Queued += len(q.queued)
 	for _, pid := range q.inbound {
 		st.inbound.Add(pid)

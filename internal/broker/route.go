@@ -118,7 +118,9 @@ func pickMember(g *topic.Group[*sessionState, subOptions]) (topic.Entry[*session
 // A reader never waits on a session whose progress needs that reader:
 // its own (the acknowledgements it would wait for are behind the packet it
 // is handling) or one whose reader is itself waiting in deliver (two
-// clients publishing to each other). The broker's own messages (from is
+// clients publishing to each other). Nor does it wait while it holds QoS 2
+// copies for the end of the PUBLISH (conn.commitPublish): they hold back
+// their subscribers' queues until then. The broker's own messages (from is
 // nil) never wait either. Those deliveries may overflow the queue limits up
 // to twice their size instead.
 //
@@ -141,7 +143,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) (queu
 		c := st.conn
 		d.Stored = st.persisted && d.QoS > 0
 		verdict, reason := st.outbox.Push(d, st.limits, c != nil, st.stalled)
-		if verdict == session.Full && (from == nil || c == from || c.delivering.Load()) {
+		if verdict == session.Full && (from == nil || c == from || c.delivering.Load() || len(from.pub.copies) > 0) {
 			verdict, reason = st.outbox.Push(d, st.limits.Overflow(), c != nil, true)
 		}
 		if verdict == session.Queued && d.Stored {

@@ -211,10 +211,14 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 		}
 	}
 	st.left = time.Now()
-	if st.persisted && expiry != 0 {
-		// Its expiry counts from now, also while the broker is down, and a
-		// delayed will waits on disk too.
+	// The record notes when the client left (its expiry counts from then,
+	// also while the broker is down) and keeps a delayed will. A will
+	// published now leaves the record only once its copies are stored: a
+	// crash in between publishes it again rather than never.
+	rewrite := st.persisted && expiry != 0
+	if rewrite && w == nil {
 		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
+		rewrite = false
 	}
 	st.mu.Unlock()
 
@@ -223,6 +227,13 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 	}
 	if w != nil {
 		s.publishWill(w)
+		if rewrite {
+			st.mu.Lock()
+			if st.persisted && st.conn == nil {
+				s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
+			}
+			st.mu.Unlock()
+		}
 	}
 }
 

@@ -229,7 +229,12 @@ func (o *Outbox) Next(now time.Time) (d Delivery, ok bool, expired int) {
 	}
 	for o.queue.len() > 0 {
 		head := o.queue.peek()
-		if head.Msg.Expired(now) {
+		// A message expires only if its onward delivery has not started
+		// [MQTT-3.3.2-5]: not one read back after a restart (Dup), which
+		// may have reached the client, whose QoS 2 state would then hold
+		// its packet id; and not one still waiting for the disk, whose put
+		// would land after the delete.
+		if !head.Dup && !head.Unwritten && head.Msg.Expired(now) {
 			if v := o.pop(); v.Stored {
 				o.dropped = append(o.dropped, v.Seq)
 			}
@@ -326,10 +331,22 @@ func (o *Outbox) Complete(id uint16) (Delivery, bool) {
 	return d, true
 }
 
+// InFlight returns the in-flight delivery with this packet id.
+func (o *Outbox) InFlight(id uint16) (Delivery, bool) {
+	i := o.find(id)
+	if i < 0 {
+		return Delivery{}, false
+	}
+	return o.inflight[i], true
+}
+
 // Release records a PUBREC for a QoS 2 message: from now on PUBREL is what
 // is owed for it [MQTT-4.3.3-4], and the message itself is no longer
 // needed. A repeated PUBREC is answered again. It returns the delivery as
-// released; false if no in-flight QoS 2 message has this id.
+// released; false if no in-flight QoS 2 message has this id. A stored
+// delivery is released only once the data dir says so: until then it is
+// resent as a PUBLISH, which a client still waiting for PUBREL answers
+// with PUBREC again [MQTT-4.3.3-10].
 func (o *Outbox) Release(id uint16) (Delivery, bool) {
 	i := o.find(id)
 	if i < 0 || o.inflight[i].QoS != 2 {
@@ -440,8 +457,11 @@ func (o *Outbox) Cancel(seq uint64) bool {
 // may not have reached the client before: PUBLISHes are sent again with
 // DUP set [MQTT-4.4.0-1], and a QoS 2 message whose PUBREC had arrived is
 // owed its PUBREL. Those up to the newest released one were in flight, and
-// go back there, so the in-flight window stays in Seq order.
-func (o *Outbox) Restore(n int, at func(i int) Delivery) {
+// go back there, so the in-flight window stays in Seq order. lastSeq is the
+// newest Seq the session had, which new deliveries follow, so that no
+// packet id the client may still hold is given to another message.
+func (o *Outbox) Restore(n int, at func(i int) Delivery, lastSeq uint64) {
+	o.lastSeq = lastSeq
 	last := -1
 	for i := range n {
 		if at(i).Released {

@@ -1044,7 +1044,7 @@ func TestOutboxRestore(t *testing.T) {
 		{Msg: msg("c"), QoS: 2, Seq: 7},
 		{Msg: msg("d"), QoS: 1, Seq: 65536},
 	}
-	o.Restore(len(stored), func(i int) Delivery { return stored[i] })
+	o.Restore(len(stored), func(i int) Delivery { return stored[i] }, 65536)
 	o.Push(Delivery{Msg: msg("new"), QoS: 2, Stored: true}, Limits{}, true, false)
 	got, _ := drain(t, &o, time.Time{})
 	want := []sent{
@@ -1092,5 +1092,30 @@ func TestOutboxForgetsStored(t *testing.T) {
 	}
 	if got := o.Unstore(nil); len(got) != 0 {
 		t.Errorf("second Unstore = %v, want none", got)
+	}
+}
+
+// A message expires unsent only while its onward delivery cannot have
+// started [MQTT-3.3.2-5]: one read back after a restart (DUP) may have
+// reached the client, and one still waiting for the disk would be put
+// after its delete.
+func TestOutboxExpiryLeavesPossiblySent(t *testing.T) {
+	var o Outbox
+	o.SetWindow(10)
+	now := time.Now()
+	past := now.Add(-time.Second)
+	stored := []Delivery{{Msg: &Message{Topic: "restored", QoS: 2, Expiry: past}, QoS: 2, Seq: 1}}
+	o.Restore(len(stored), func(i int) Delivery { return stored[i] }, 1)
+	o.Push(Delivery{Msg: &Message{Topic: "waiting", QoS: 2, Expiry: past}, QoS: 2, Stored: true}, Limits{}, true, false)
+	got, expired := drain(t, &o, now)
+	if want := []sent{{"restored", 2, 1, true, false}}; !slices.Equal(got, want) || expired != 0 {
+		t.Fatalf("got %+v (%d expired), want the restored one sent again and nothing expired", got, expired)
+	}
+	o.Durable(2)
+	if got, expired := drain(t, &o, now); len(got) != 0 || expired != 1 {
+		t.Fatalf("once on disk: got %+v, %d expired; want it expired", got, expired)
+	}
+	if got := o.TakeDropped(nil); !slices.Equal(got, []uint64{2}) {
+		t.Errorf("TakeDropped = %v, want [2]", got)
 	}
 }
