@@ -254,25 +254,46 @@ func TestInboundQoS2SurvivesRestart(t *testing.T) {
 	})
 }
 
-// A QoS 2 message for a persistent session is not sent before it is on
-// disk: if the broker died first, its publisher, never acknowledged, would
-// send it again, and the subscriber would have it twice. QoS 1 allows a
-// duplicate and is sent at once. A message that cannot be stored is taken
-// back: the subscriber never sees it, and a v5 publisher is told 0x97.
-func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
+// startOnHeldDisk runs a broker whose commits complete only when the test
+// releases them.
+func startOnHeldDisk(t *testing.T) (*heldDisk, *pipeListener) {
+	t.Helper()
 	disk := &heldDisk{}
 	opts := quietOptions()
 	opts.Durable = disk
 	_, ln := startPipeServer(t, opts)
-	sub := newClient(t, ln.Dial(), packet.V5)
-	defer sub.nc.Close()
-	sub.connect(&packet.Connect{ClientID: "sub", Properties: sessionExpiry(60)})
+	return disk, ln
+}
+
+// persistentSubscriber connects a client with a persistent session to a
+// broker on a held disk and subscribes it to t at QoS 2, releasing the
+// session's record and the subscription so that SUBACK comes.
+func persistentSubscriber(t *testing.T, disk *heldDisk, ln *pipeListener, version byte) *client {
+	t.Helper()
+	sub := newClient(t, ln.Dial(), version)
+	cp := &packet.Connect{ClientID: "sub"}
+	if version == packet.V5 {
+		cp.Properties = sessionExpiry(60)
+	}
+	sub.connect(cp)
 	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
 	disk.awaitWaiting(t, 2) // the session's record, then its subscription
 	disk.release(nil)
 	if _, ok := sub.mustRecv().(*packet.Suback); !ok {
 		t.Fatal("no SUBACK")
 	}
+	return sub
+}
+
+// A QoS 2 message for a persistent session is not sent before it is on
+// disk: if the broker died first, its publisher, never acknowledged, would
+// send it again, and the subscriber would have it twice. QoS 1 allows a
+// duplicate and is sent at once. A message that cannot be stored is taken
+// back: the subscriber never sees it, and a v5 publisher is told 0x97.
+func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
+	disk, ln := startOnHeldDisk(t)
+	sub := persistentSubscriber(t, disk, ln, packet.V5)
+	defer sub.nc.Close()
 	pub := newClient(t, ln.Dial(), packet.V5)
 	defer pub.nc.Close()
 	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
@@ -311,10 +332,6 @@ func TestQoS2DeliveryWaitsForTheDisk(t *testing.T) {
 // past its expiry; records of a session that no longer exists go too.
 func TestRecoveryDropsExpiredQueues(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	live := sessionRecord{version: packet.V5, expiry: time.Hour, disconnected: time.Now().Add(-time.Minute), incarnation: 1}
 	dead := sessionRecord{version: packet.V5, expiry: time.Minute, disconnected: time.Now().Add(-time.Hour), incarnation: 2}
 	fresh := &session.Message{Topic: "t", Payload: []byte("fresh"), QoS: 1}
@@ -324,17 +341,14 @@ func TestRecoveryDropsExpiredQueues(t *testing.T) {
 		return store.Op{Kind: kindQueued, Key: st.queuedKey(seq), Value: appendQueuedRecord(nil, &session.Delivery{Msg: m, QoS: 1})}
 	}
 	deadSession := sessionState{incarnation: 2}
-	if err := st.CommitWait([]store.Op{
-		{Kind: kindSession, Key: []byte("live"), Value: live.append(nil)},
-		{Kind: kindSession, Key: []byte("dead"), Value: dead.append(nil)},
+	writeRecords(t, dir,
+		store.Op{Kind: kindSession, Key: []byte("live"), Value: live.append(nil)},
+		store.Op{Kind: kindSession, Key: []byte("dead"), Value: dead.append(nil)},
 		queued(1, 1, stale), queued(1, 2, fresh),
 		queued(2, 1, fresh),
 		queued(3, 1, fresh), // no session record: an ended session's
-		{Kind: kindInbound, Key: deadSession.inboundKey(9)},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+		store.Op{Kind: kindInbound, Key: deadSession.inboundKey(9)},
+	)
 	got := runOnDataDir(t, dir, func(ln *pipeListener) {
 		c := newClient(t, ln.Dial(), packet.V5)
 		c.connect(&packet.Connect{ClientID: "live", Properties: sessionExpiry(3600)})
@@ -348,7 +362,7 @@ func TestRecoveryDropsExpiredQueues(t *testing.T) {
 	if got.Queued != 1 || got.QueuedExpired != 1 || got.SessionsExpired != 1 || got.Sessions != 1 {
 		t.Errorf("Recover = %+v, want 1 session with 1 queued, 1 expired message, 1 expired session", got)
 	}
-	st, err = store.Open(dir, store.Options{})
+	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,10 +414,7 @@ func TestCleanStartForgetsQueue(t *testing.T) {
 // 0x97, and a subscriber does not get what a restart would not bring back.
 // The value it replaced is retained again.
 func TestRetainedRefusedByTheDiskIsTakenBack(t *testing.T) {
-	disk := &heldDisk{}
-	opts := quietOptions()
-	opts.Durable = disk
-	_, ln := startPipeServer(t, opts)
+	disk, ln := startOnHeldDisk(t)
 	pub := newClient(t, ln.Dial(), packet.V5)
 	defer pub.nc.Close()
 	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
@@ -463,17 +474,9 @@ func TestExpiredSessionTakesItsQueue(t *testing.T) {
 // sends it again, or a new message, under that id, and the broker routes
 // it instead of taking it for a duplicate [MQTT-4.3.3-10].
 func TestFailedQoS2ExchangeForgetsItsID(t *testing.T) {
-	disk := &heldDisk{}
-	opts := quietOptions()
-	opts.Durable = disk
-	_, ln := startPipeServer(t, opts)
-	sub := newClient(t, ln.Dial(), packet.V311)
+	disk, ln := startOnHeldDisk(t)
+	sub := persistentSubscriber(t, disk, ln, packet.V311)
 	defer sub.nc.Close()
-	sub.connect(&packet.Connect{ClientID: "sub"})
-	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
-	disk.awaitWaiting(t, 2)
-	disk.release(nil)
-	sub.mustRecv() // SUBACK
 
 	// 3.1.1, persistent: refused by the disk, so disconnected unacknowledged.
 	pub := newClient(t, ln.Dial(), packet.V311)
@@ -507,16 +510,8 @@ func TestFailedQoS2ExchangeForgetsItsID(t *testing.T) {
 // first, a crash could make a restarted broker send the message to a
 // client that had completed it.
 func TestPubrelWaitsForTheRelease(t *testing.T) {
-	disk := &heldDisk{}
-	opts := quietOptions()
-	opts.Durable = disk
-	_, ln := startPipeServer(t, opts)
-	sub := newClient(t, ln.Dial(), packet.V311)
-	sub.connect(&packet.Connect{ClientID: "sub"})
-	sub.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "t", QoS: 2}}})
-	disk.awaitWaiting(t, 2)
-	disk.release(nil)
-	sub.mustRecv() // SUBACK
+	disk, ln := startOnHeldDisk(t)
+	sub := persistentSubscriber(t, disk, ln, packet.V311)
 	pub := newClient(t, ln.Dial(), packet.V5)
 	defer pub.nc.Close()
 	pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
@@ -546,10 +541,6 @@ func TestPubrelWaitsForTheRelease(t *testing.T) {
 // every one the session had, dropped ones included.
 func TestRecoveryKeepsExpiredQoS2(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := sessionRecord{version: packet.V5, expiry: time.Hour, disconnected: time.Now().Add(-time.Minute), incarnation: 3}
 	sess := sessionState{incarnation: 3}
 	past := time.Now().Add(-time.Second)
@@ -557,14 +548,11 @@ func TestRecoveryKeepsExpiredQoS2(t *testing.T) {
 		m := &session.Message{Topic: "t", Payload: []byte{'0' + qos}, QoS: qos, Expiry: past}
 		return store.Op{Kind: kindQueued, Key: sess.queuedKey(seq), Value: appendQueuedRecord(nil, &session.Delivery{Msg: m, QoS: qos})}
 	}
-	if err := st.CommitWait([]store.Op{
-		{Kind: kindSession, Key: []byte("c"), Value: rec.append(nil)},
-		{Kind: kindSubscription, Key: subscriptionKey("c", "t"), Value: appendSubOptions(nil, subOptions{QoS: 2})},
+	writeRecords(t, dir,
+		store.Op{Kind: kindSession, Key: []byte("c"), Value: rec.append(nil)},
+		store.Op{Kind: kindSubscription, Key: subscriptionKey("c", "t"), Value: appendSubOptions(nil, subOptions{QoS: 2})},
 		queued(1, 2), queued(2, 1),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	)
 	got := runOnDataDir(t, dir, func(ln *pipeListener) {
 		c := newClient(t, ln.Dial(), packet.V5)
 		c.connect(&packet.Connect{ClientID: "c", Properties: sessionExpiry(3600)})

@@ -40,6 +40,20 @@ func runOnDataDir(t *testing.T, dir string, fn func(ln *pipeListener)) Recovered
 	return rec
 }
 
+// writeRecords puts ops in the data dir dir as a broker that had written
+// them would have left it.
+func writeRecords(t *testing.T, dir string, ops ...store.Op) {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CommitWait(ops); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A retained message acknowledged at QoS 1 is on disk: a broker started
 // later on the same data dir sends it to a new subscriber. A deletion is kept
 // too, and a retained message whose expiry passed while the broker was down
@@ -59,15 +73,8 @@ func TestRetainedSurvivesRestart(t *testing.T) {
 		}
 	})
 	// Written as a broker would have, with an expiry already in the past.
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	old := &session.Message{Topic: "site/1/stale", Payload: []byte("old"), Retain: true, Expiry: time.Now().Add(-time.Minute)}
-	if err := st.CommitWait([]store.Op{{Kind: kindRetained, Key: []byte(old.Topic), Value: session.AppendRecord(nil, old)}}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	writeRecords(t, dir, store.Op{Kind: kindRetained, Key: []byte(old.Topic), Value: session.AppendRecord(nil, old)})
 
 	rec := run(t, func(ln *pipeListener) {
 		c := newClient(t, ln.Dial(), packet.V311)
@@ -265,18 +272,11 @@ func TestPersistentSessionsSurviveRestart(t *testing.T) {
 
 	// A session record as the broker writes it, for a client that left an
 	// hour ago with a one-minute expiry.
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := sessionRecord{version: packet.V5, expiry: time.Minute, disconnected: time.Now().Add(-time.Hour), anonymous: true}
-	if err := st.CommitWait([]store.Op{
-		{Kind: kindSession, Key: []byte("stale"), Value: rec.append(nil)},
-		{Kind: kindSubscription, Key: subscriptionKey("stale", "x"), Value: appendSubOptions(nil, subOptions{QoS: 1})},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	writeRecords(t, dir,
+		store.Op{Kind: kindSession, Key: []byte("stale"), Value: rec.append(nil)},
+		store.Op{Kind: kindSubscription, Key: subscriptionKey("stale", "x"), Value: appendSubOptions(nil, subOptions{QoS: 1})},
+	)
 
 	got := run(t, func(ln *pipeListener) {
 		pub := newClient(t, ln.Dial(), packet.V311)

@@ -36,19 +36,12 @@ func TestWillsSurviveRestart(t *testing.T) {
 		{"expired", sessionRecord{version: packet.V5, expiry: time.Minute, disconnected: now.Add(-time.Hour), incarnation: 14, will: willOf("status/expired", 10*time.Minute)}},
 		{"watcher", sessionRecord{version: packet.V311, expiry: neverExpires, incarnation: 15}},
 	}
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ops []store.Op
 	for _, r := range records {
 		ops = append(ops, store.Op{Kind: kindSession, Key: []byte(r.id), Value: r.rec.append(nil)})
 	}
 	ops = append(ops, store.Op{Kind: kindSubscription, Key: subscriptionKey("watcher", "status/#"), Value: appendSubOptions(nil, subOptions{QoS: 1})})
-	if err := st.CommitWait(ops); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	writeRecords(t, dir, ops...)
 
 	got := runOnDataDir(t, dir, func(ln *pipeListener) {
 		c := newClient(t, ln.Dial(), packet.V311)

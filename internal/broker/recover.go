@@ -181,12 +181,7 @@ func (s *Server) Recover() (Recovered, error) {
 	// with its expired session) only after: a crash in between publishes
 	// them again rather than never.
 	for _, w := range due {
-		s.publishWill(w.will)
-		if st := w.of; st != nil {
-			st.mu.Lock()
-			d.Commit([]store.Op{st.sessionOpLocked()}, nil)
-			st.mu.Unlock()
-		}
+		s.publishWillOf(w.of, w.will)
 	}
 	r.Wills = len(due)
 	if len(drop) > 0 {

@@ -212,13 +212,10 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 	}
 	st.left = time.Now()
 	// The record notes when the client left (its expiry counts from then,
-	// also while the broker is down) and keeps a delayed will. A will
-	// published now leaves the record only once its copies are stored: a
-	// crash in between publishes it again rather than never.
-	rewrite := st.persisted && expiry != 0
-	if rewrite && w == nil {
+	// also while the broker is down) and keeps a delayed will; with a will
+	// to publish now, publishWillOf writes it.
+	if st.persisted && expiry != 0 && w == nil {
 		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
-		rewrite = false
 	}
 	st.mu.Unlock()
 
@@ -226,14 +223,7 @@ func (s *Server) connectionLost(c *conn, st *sessionState, keepWill bool) {
 		s.endSession(st, true)
 	}
 	if w != nil {
-		s.publishWill(w)
-		if rewrite {
-			st.mu.Lock()
-			if st.persisted && st.conn == nil {
-				s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
-			}
-			st.mu.Unlock()
-		}
+		s.publishWillOf(st, w)
 	}
 }
 
@@ -246,14 +236,23 @@ func (s *Server) willDelayElapsed(st *sessionState) {
 		w = nil
 	}
 	st.mu.Unlock()
-	if w == nil || s.isClosing() {
+	if w != nil && !s.isClosing() {
+		s.publishWillOf(st, w)
+	}
+}
+
+// publishWillOf publishes w, the will of st's client, and then, if st keeps
+// its state in the data dir and its client is still away, writes st's
+// record, which no longer holds w. In that order: a crash in between
+// publishes the will again rather than never. st may be nil (a session
+// that ended).
+func (s *Server) publishWillOf(st *sessionState, w *will) {
+	s.publishWill(w)
+	if st == nil {
 		return
 	}
-	s.publishWill(w)
-	// Its record loses the will only now that the will's copies are
-	// stored: a crash in between publishes it again rather than never.
 	st.mu.Lock()
-	if st.persisted && st.conn == nil && st.pendingWill == nil {
+	if st.persisted && st.conn == nil {
 		s.opts.Durable.Commit([]store.Op{st.sessionOpLocked()}, nil)
 	}
 	st.mu.Unlock()
