@@ -489,12 +489,13 @@ func TestFailedQoS2ExchangeForgetsItsID(t *testing.T) {
 	if p, err := pub.recv(); err == nil {
 		t.Fatalf("got %v for a message the disk refused; want the connection closed", p.Type())
 	}
+	// The session's records (the first connection's end, the second's
+	// start) and the message are written as they come from here on.
+	disk.releaseFromNowOn(t)
 	pub = newClient(t, ln.Dial(), packet.V311)
 	defer pub.nc.Close()
 	pub.connect(&packet.Connect{ClientID: "pub"})
 	pub.send(&packet.Publish{QoS: 2, PacketID: 7, Dup: true, Topic: []byte("t"), Payload: []byte("first try")})
-	disk.awaitWaiting(t, 2) // the session record of the reconnection, then the message
-	disk.release(nil)
 	if a, ok := pub.mustRecv().(*packet.Ack); !ok || a.Kind != packet.PUBREC || a.ReasonCode != packet.Success {
 		t.Fatalf("resent PUBLISH: %+v, want PUBREC 0x00", a)
 	}
@@ -528,8 +529,8 @@ func TestPubrelWaitsForTheRelease(t *testing.T) {
 	if again := recvPublish(t, sub); !again.Dup || again.PacketID != p.PacketID {
 		t.Fatalf("got DUP %v id %d, want the PUBLISH again with DUP and id %d", again.Dup, again.PacketID, p.PacketID)
 	}
+	disk.releaseFromNowOn(t)
 	sub.send(&packet.Ack{Kind: packet.PUBREC, PacketID: p.PacketID})
-	disk.releaseNext(t, nil)
 	if r, ok := sub.mustRecv().(*packet.Ack); !ok || r.Kind != packet.PUBREL || r.PacketID != p.PacketID {
 		t.Fatalf("got %+v, want PUBREL %d once the release is on disk", r, p.PacketID)
 	}

@@ -136,6 +136,28 @@ func (h *heldDisk) releaseNext(t *testing.T, err error) {
 	h.release(err)
 }
 
+// releaseFromNowOn answers every commit, as they come, until the test ends:
+// for the part of a test where the disk is no longer what it looks at.
+func (h *heldDisk) releaseFromNowOn(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			h.release(nil)
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+	})
+}
+
 // waiting is the number of commits not yet released.
 func (h *heldDisk) waiting() int {
 	h.mu.Lock()
