@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/session"
 	"github.com/gridmq/gridmq/internal/store"
 )
@@ -112,7 +113,7 @@ func decodeQueuedRecord(b []byte, seq uint64) (session.Delivery, error) {
 		d.SubIDs = make([]uint32, n)
 		for i := range d.SubIDs {
 			id, k := binary.Uvarint(b)
-			if k <= 0 || id > 1<<28 {
+			if k <= 0 || id == 0 || id > packet.MaxRemainingLength { // 1..268,435,455 (MQTT 5.0 section 3.8.2.1.2)
 				return d, errBadQueuedRecord
 			}
 			d.SubIDs[i] = uint32(id)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gridmq/gridmq/internal/packet"
 	"github.com/gridmq/gridmq/internal/store"
 )
 
@@ -121,7 +122,9 @@ func decodeSubOptions(b []byte) (subOptions, error) {
 		return subOptions{}, errors.New("subscription record does not decode")
 	}
 	o := subOptions{QoS: b[0], NoLocal: b[1]&1 != 0, RetainAsPublished: b[1]&2 != 0, RetainHandling: b[2]}
-	if id := binary.BigEndian.Uint32(b[3:]); id != 0 {
+	if id := binary.BigEndian.Uint32(b[3:]); id > packet.MaxRemainingLength {
+		return subOptions{}, fmt.Errorf("subscription identifier %d out of range", id)
+	} else if id != 0 {
 		o.SubIDs = []uint32{id}
 	}
 	return o, nil
