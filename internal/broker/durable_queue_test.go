@@ -573,3 +573,60 @@ func TestRecoveryKeepsExpiredQoS2(t *testing.T) {
 		t.Errorf("Recover = %+v, want 1 queued and 1 expired", got)
 	}
 }
+
+// The retained messages a persistent session's SUBSCRIBE asks for come
+// after its SUBACK, with the retain flag [MQTT-3.3.1-8], and are queued
+// like any other copy: one
+// the client has not acknowledged is sent again, with DUP, after a restart.
+func TestRetainedForPersistentSubscribeSurvivesRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	run := func(fn func(ln *pipeListener)) Recovered { return runOnDataDir(t, dir, fn) }
+	topics := []string{"site/1/power", "site/2/power"}
+
+	run(func(ln *pipeListener) {
+		pub := newClient(t, ln.Dial(), packet.V5)
+		pub.connect(&packet.Connect{ClientID: "pub", CleanStart: true})
+		for i, tp := range topics {
+			pub.send(&packet.Publish{QoS: 1, PacketID: uint16(i + 1), Retain: true, Topic: []byte(tp), Payload: []byte("42")})
+			if a, ok := pub.mustRecv().(*packet.Ack); !ok || a.ReasonCode != packet.Success {
+				t.Fatalf("retained PUBLISH %d: %+v", i+1, a)
+			}
+		}
+		pub.nc.Close()
+		sub := newClient(t, ln.Dial(), packet.V5)
+		sub.connect(&packet.Connect{ClientID: "sub", Properties: sessionExpiry(3600)})
+		if ack := sub.subscribe(1, "site/#", 1); ack.ReasonCodes[0] != 1 {
+			t.Fatalf("SUBACK %v", ack.ReasonCodes)
+		}
+		for range topics {
+			if p := recvPublish(t, sub); !p.Retain || p.QoS != 1 {
+				t.Fatalf("got %+v, want a retained QoS 1 message", p)
+			}
+		}
+		sub.nc.Close() // unacknowledged
+	})
+
+	got := run(func(ln *pipeListener) {
+		sub := newClient(t, ln.Dial(), packet.V5)
+		if ack := sub.connect(&packet.Connect{ClientID: "sub", Properties: sessionExpiry(3600)}); !ack.SessionPresent {
+			t.Fatal("Session Present 0 after a restart")
+		}
+		seen := map[string]bool{}
+		for range topics {
+			p := recvPublish(t, sub)
+			if !p.Dup || !p.Retain {
+				t.Fatalf("got %+v, want the retained message again with DUP", p)
+			}
+			seen[string(p.Topic)] = true
+			sub.send(&packet.Ack{Kind: packet.PUBACK, PacketID: p.PacketID})
+		}
+		if len(seen) != len(topics) {
+			t.Fatalf("got %v, want each of %v once", seen, topics)
+		}
+		expectNothing(t, sub)
+		sub.nc.Close()
+	})
+	if got.Queued != len(topics) || got.Retained != len(topics) {
+		t.Errorf("Recover = %+v, want %d retained and %d queued", got, len(topics), len(topics))
+	}
+}

@@ -80,10 +80,16 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 	}
 	if len(kept) > 0 {
 		// SUBACK once the subscriptions are durable; the retained messages
-		// they ask for after it.
+		// they ask for after it, queued off the store's committer, so that
+		// a subscription to a large retained set does not hold back every
+		// other client's acknowledgements.
 		c.commitInOrder(kept, ack.Encode(nil, c.version), func() {
-			for _, w := range wantRetained {
-				c.sendRetained(w.filter, w.options, nil)
+			if len(wantRetained) > 0 {
+				go func() {
+					for _, w := range wantRetained {
+						c.sendRetained(w.filter, w.options, nil)
+					}
+				}()
 			}
 		})
 		return nil
