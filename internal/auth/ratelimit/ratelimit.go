@@ -56,10 +56,10 @@ func New(cfg Config) *Limiter {
 func (l *Limiter) Allow(addr netip.Addr, username string) (retryAfter time.Duration, ok bool) {
 	source, hasSource := sourceOf(addr)
 	user := l.userKey(username)
-	now := l.now()
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now() // under the lock, as in Failed
 	var s *record[netip.Prefix]
 	if hasSource {
 		s = l.sources.live(source, now)
@@ -77,10 +77,12 @@ func (l *Limiter) Allow(addr netip.Addr, username string) (retryAfter time.Durat
 func (l *Limiter) Failed(addr netip.Addr, username string) {
 	source, hasSource := sourceOf(addr)
 	user := l.userKey(username)
-	now := l.now()
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Read under the lock: failures join their lists in time order, which
+	// lets expiry stop at the first record still live.
+	now := l.now()
 	if hasSource {
 		l.sources.fail(source, now)
 	}
