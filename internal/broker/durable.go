@@ -232,6 +232,20 @@ func (a *heldAck) forgetInboundID() bool {
 	return true
 }
 
+// commitAndWait hands ops to the data dir and waits until they are durable,
+// and with them every commit c made before: the acknowledgements those
+// hold are queued by then. It returns errNotKept, which closes the
+// connection, if the change could not be stored. Reader goroutine only.
+func (c *conn) commitAndWait(ops []store.Op) error {
+	done := make(chan error, 1)
+	c.srv.opts.Durable.Commit(ops, func(err error) { done <- err })
+	if err := <-done; err != nil {
+		c.srv.log.Error("could not store a change; closing the connection", "client", c.clientID, "err", err.Error())
+		return errNotKept
+	}
+	return nil
+}
+
 // commitInOrder hands ops (none for a packet that only keeps its turn) to
 // the data dir and sends an encoded control packet once they are durable,
 // after every packet still waiting there: the commit queue's callbacks run

@@ -198,7 +198,7 @@ func (s *Server) deliver(st *sessionState, d session.Delivery, from *conn) (queu
 
 // deliverAll queues d for st regardless of the queue limits. It is for the
 // retained messages a SUBSCRIBE asks for: a snapshot, bounded by the
-// retained store, that the subscribing client's own reader produces.
+// retained store, that the subscribing client's own reader, from, produces.
 func (s *Server) deliverAll(st *sessionState, d session.Delivery, from *conn) {
 	st.mu.Lock()
 	if st.ended {
@@ -212,10 +212,7 @@ func (s *Server) deliverAll(st *sessionState, d session.Delivery, from *conn) {
 		st.storeQueuedLocked(&d, nil) // no acknowledgement waits for a retained copy
 	}
 	st.mu.Unlock()
-	switch {
-	case c != nil && from != nil:
+	if c != nil {
 		from.flushLater(c)
-	case c != nil:
-		c.kick()
 	}
 }

@@ -79,32 +79,24 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		}
 	}
 	if len(kept) > 0 {
-		// SUBACK once the subscriptions are durable; the retained messages
-		// they ask for after it, queued off the store's committer, so that
-		// a subscription to a large retained set does not hold back every
-		// other client's acknowledgements.
-		c.commitInOrder(kept, ack.Encode(nil, c.version), func() {
-			if len(wantRetained) > 0 {
-				go func() {
-					for _, w := range wantRetained {
-						c.sendRetained(w.filter, w.options, nil)
-					}
-				}()
-			}
-		})
-		return nil
+		// SUBACK once the subscriptions are durable. The reader waits for
+		// that here, so that the retained messages they ask for are queued
+		// after it on this goroutine: not on the store's committer, where a
+		// large retained set would hold back every client's acknowledgements.
+		if err := c.commitAndWait(kept); err != nil {
+			return err
+		}
 	}
 	c.sendControl(ack)
 	for _, w := range wantRetained {
-		c.sendRetained(w.filter, w.options, c)
+		c.sendRetained(w.filter, w.options)
 	}
 	return nil
 }
 
 // sendRetained queues the retained messages matching filter, with the
-// retain flag set [MQTT-3.3.1-8]. from is c on its reader goroutine, nil
-// from any other.
-func (c *conn) sendRetained(filter string, o subOptions, from *conn) {
+// retain flag set [MQTT-3.3.1-8]. Reader goroutine only.
+func (c *conn) sendRetained(filter string, o subOptions) {
 	var msgs []*session.Message
 	c.srv.retained.Match(filter, func(_ string, m *session.Message) bool {
 		msgs = append(msgs, m)
@@ -112,7 +104,7 @@ func (c *conn) sendRetained(filter string, o subOptions, from *conn) {
 	})
 	for _, m := range msgs {
 		if c.srv.mayReceive(c.sess, m.Topic) {
-			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs}, from)
+			c.srv.deliverAll(c.sess, session.Delivery{Msg: m, QoS: min(m.QoS, o.QoS), Retain: true, SubIDs: o.SubIDs}, c)
 		}
 	}
 }
