@@ -6,18 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/gridmq/gridmq/internal/client"
-	"github.com/gridmq/gridmq/internal/packet"
 )
 
 // importConfig is what `gridmq import-retained` was asked to do.
 type importConfig struct {
 	from, to     client.Options
 	filter       string
-	quiet        time.Duration // no new retained message for this long ends the collection
+	quiet        time.Duration // no new retained message for this long ends the collection, if the end marker does not come
 	dryRun       bool
 	connectLimit time.Duration
 }
@@ -97,63 +95,6 @@ func parseImport(args []string, getenv func(string) string) (importConfig, error
 	return cfg, nil
 }
 
-// retainedMessage is one retained message as read from the source.
-type retainedMessage struct {
-	topic   string
-	payload []byte
-	qos     byte
-}
-
-// collectRetained subscribes to the source and keeps what it sends with
-// the retain flag, which a broker sets only on the retained messages it
-// sends for a new subscription [MQTT-3.3.1-8] (live messages come without
-// it to a 3.1.1 client [MQTT-3.3.1-9]). It stops once no retained message
-// has come for cfg.quiet.
-func collectRetained(ctx context.Context, cfg importConfig) ([]retainedMessage, error) {
-	var (
-		mu   sync.Mutex
-		msgs []retainedMessage
-		seen = make(chan struct{}, 1)
-	)
-	o := cfg.from
-	o.OnMessage = func(m *client.Message) {
-		if !m.Retain {
-			return
-		}
-		mu.Lock()
-		msgs = append(msgs, retainedMessage{topic: m.Topic, payload: append([]byte(nil), m.Payload...), qos: m.QoS})
-		mu.Unlock()
-		select {
-		case seen <- struct{}{}:
-		default:
-		}
-	}
-	c, _, err := client.Connect(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Disconnect()
-	subCtx, cancel := context.WithTimeout(ctx, cfg.connectLimit)
-	defer cancel()
-	if _, err := c.Subscribe(subCtx, packet.Subscription{Filter: cfg.filter, QoS: 2}); err != nil {
-		return nil, err
-	}
-	quiet := time.NewTimer(cfg.quiet)
-	defer quiet.Stop()
-	for {
-		select {
-		case <-seen:
-			quiet.Reset(cfg.quiet)
-		case <-quiet.C:
-			mu.Lock()
-			defer mu.Unlock()
-			return msgs, nil
-		case <-c.Done():
-			return nil, c.Err()
-		}
-	}
-}
-
 // publishRetained publishes each message to the destination with the
 // retain flag, at the QoS it was retained with, and waits until the QoS 1
 // and 2 ones are acknowledged, which gridmq does once they are on disk.
@@ -181,10 +122,15 @@ func importHelp(w io.Writer) {
 
 Copy the retained messages of a running broker into gridmq over MQTT: the
 way to bring them over from Mosquitto, whose mosquitto.db gridmq does not
-read. It subscribes to --filter on the source, keeps every message sent
-with the retain flag until none has come for --quiet, then publishes each
-to the destination, retained, at the QoS it had, and waits for the QoS 1
-and 2 ones to be acknowledged (gridmq acknowledges once they are on disk).
+read. It lists the source's retained topics matching --filter with a QoS 0
+subscription, then reads them at QoS 2 a hundred at a time, so that each
+keeps the QoS it was retained with and none is dropped by the source's
+queue limits. A round ends when a message the import publishes to a topic
+of its own (gridmq/import-retained/...) after subscribing comes back, or,
+if the source refuses that topic, when no retained message has come for
+--quiet. Then it publishes each message to the destination, retained, and
+waits for the QoS 1 and 2 ones to be acknowledged (gridmq acknowledges
+once they are on disk).
 MQTT 3.1.1 on both sides; $SYS topics are not matched by # and not copied.
 
 Flags:
@@ -195,8 +141,9 @@ Flags:
   --to-username NAME     user name on the destination; its password is read
                          from GRIDMQ_TO_PASSWORD
   --filter FILTER        which retained messages (default #)
-  --quiet D              how long without a new retained message ends the
-                         reading (default 2s)
+  --quiet D              how long without a new retained message ends a
+                         round, if the source does not send back the
+                         import's own message (default 2s)
   --dry-run              list what would be copied; write nothing
   -h, --help             show this help
 

@@ -66,21 +66,44 @@ func retainedOn(t *testing.T, addr, filter string, want int) map[string]string {
 	return got
 }
 
-// gridmq import-retained copies every retained message of the source, at
-// the QoS it was retained with, and nothing that was not retained.
-func TestImportRetained(t *testing.T) {
-	lo := broker.ListenerOptions{AllowAnonymous: true}
-	from := brokertest.Start(t, brokertest.QuietOptions(), lo)
-	to := brokertest.Start(t, brokertest.QuietOptions(), lo)
+// importWithin runs gridmq import-retained with args and fails the test if
+// it has not ended within limit: the way to see that it stopped at its own
+// message, not after --quiet, which the tests set far above limit.
+func importWithin(t *testing.T, limit time.Duration, args ...string) (code int, out, errOut string) {
+	t.Helper()
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := runCapture(append([]string{"import-retained"}, args...)...)
+		done <- result{code, out, errOut}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.out, r.errOut
+	case <-time.After(limit):
+		t.Fatalf("import-retained %v still running after %v", args, limit)
+		return 0, "", ""
+	}
+}
+
+// retainedSource is a broker holding three retained messages, one per QoS,
+// and a message that is not retained.
+func retainedSource(t *testing.T, opts broker.Options) string {
+	t.Helper()
+	from := brokertest.Start(t, opts, broker.ListenerOptions{AllowAnonymous: true})
 	publishRetainedTo(t, from, "site/1/state", "on", 0, true)
 	publishRetainedTo(t, from, "site/1/setpoint", "42", 1, true)
 	publishRetainedTo(t, from, "site/2/state", "off", 2, true)
 	publishRetainedTo(t, from, "site/2/reading", "not retained", 1, false)
+	return from
+}
 
-	code, out, errOut := runCapture("import-retained", "--from", from, "--to", to, "--quiet", "300ms")
-	if code != 0 || !strings.Contains(out, "3 retained messages copied") {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
-	}
+// checkImported checks that to retains the messages retainedSource made.
+func checkImported(t *testing.T, to string) {
+	t.Helper()
 	got := retainedOn(t, to, "#", 3)
 	want := map[string]string{"site/1/state": "on/0", "site/1/setpoint": "42/1", "site/2/state": "off/2"}
 	if len(got) != len(want) {
@@ -90,6 +113,55 @@ func TestImportRetained(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// gridmq import-retained copies every retained message of the source, at
+// the QoS it was retained with, and nothing that was not retained. It
+// stops reading once the message it publishes after subscribing comes
+// back, not after --quiet.
+func TestImportRetained(t *testing.T) {
+	from := retainedSource(t, brokertest.QuietOptions())
+	to := brokertest.Start(t, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	code, out, errOut := importWithin(t, time.Minute, "--from", from, "--to", to, "--quiet", "1h")
+	if code != 0 || !strings.Contains(out, "3 retained messages copied") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	checkImported(t, to)
+}
+
+// importAuthorizer lets everything but subscriptions matching deny.
+type importAuthorizer struct{ deny string }
+
+func (a importAuthorizer) CanPublish(string, string, bool, string) bool { return true }
+func (a importAuthorizer) CanReceive(string, string, bool, string) bool { return true }
+func (a importAuthorizer) CanSubscribe(_, _ string, _ bool, filter string) bool {
+	return !strings.HasPrefix(filter, a.deny)
+}
+
+// A source that refuses the import's own topic still has its retained
+// messages copied: the reading ends after --quiet without a new one.
+func TestImportRetainedWithoutEndMarker(t *testing.T) {
+	opts := brokertest.QuietOptions()
+	opts.Authorizer = importAuthorizer{deny: "gridmq/import-retained/"}
+	from := retainedSource(t, opts)
+	to := brokertest.Start(t, brokertest.QuietOptions(), broker.ListenerOptions{AllowAnonymous: true})
+	code, out, errOut := runCapture("import-retained", "--from", from, "--to", to, "--quiet", "3s")
+	if code != 0 || !strings.Contains(out, "3 retained messages copied") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	checkImported(t, to)
+}
+
+// A source that refuses the subscription itself is an error, not an empty
+// import.
+func TestImportRetainedSubscriptionRefused(t *testing.T) {
+	opts := brokertest.QuietOptions()
+	opts.Authorizer = importAuthorizer{deny: "site/"}
+	from := retainedSource(t, opts)
+	code, _, errOut := importWithin(t, time.Minute, "--from", from, "--filter", "site/#", "--quiet", "1h")
+	if code != 1 || !strings.Contains(errOut, `subscription to "site/#" refused`) {
+		t.Fatalf("exit %d, stderr %q; want 1 and the refusal", code, errOut)
 	}
 }
 

@@ -322,34 +322,58 @@ func TestDefaultDataDir(t *testing.T) {
 }
 
 // Moving a site from Mosquitto: gridmq import-retained copies the retained
-// messages of a running Mosquitto into gridmq over MQTT, and once it has
-// said so they are in gridmq's data dir: a kill -9 right after keeps them.
+// messages of a running Mosquitto into gridmq over MQTT, each at the QoS it
+// was retained with, and once it has said so they are in gridmq's data dir:
+// a kill -9 right after keeps them. There are more QoS 1 and 2 ones than
+// Mosquitto queues for one subscriber (max_inflight_messages 20 and
+// max_queued_messages 1000 by default, beyond which it drops them).
 func TestImportRetainedFromMosquitto(t *testing.T) {
 	mosqNeed(t)
 	mosq := startMosquittoConf(t, "allow_anonymous true\n")
-	want := map[string]string{"site/7/state": "running", "site/7/setpoint": "48.5", "site/7/mode": "island"}
-	for topic, payload := range want {
-		if out, err := exec.Command("mosquitto_pub", "-h", mosq.Host, "-p", mosq.Port, "-q", "1", "-r", "-t", topic, "-m", payload).CombinedOutput(); err != nil {
-			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
-		}
+	const n = 1800              // 1200 of them QoS 1 or 2
+	want := map[string]string{} // topic -> "payload/QoS"
+	pub, _ := paho3Connect(t, paho3Options(mosq, 4, "seed"))
+	for i := range n {
+		topic, qos := fmt.Sprintf("site/7/point/%d", i), byte(i%3)
+		payload := fmt.Sprintf("value %d", i)
+		want[topic] = fmt.Sprintf("%s/%d", payload, qos)
+		paho3Wait(t, pub.Publish(topic, qos, true, payload), "publish "+topic)
 	}
+	pub.Disconnect(0)
 	dir := filepath.Join(t.TempDir(), "data")
 	b := StartBroker(t, "--data-dir", dir)
-	out := runGridmq(t, "", "import-retained", "--from", mosq.Addr, "--to", b.Addr, "--quiet", "500ms")
-	if !strings.Contains(out, "3 retained messages copied") {
+	out := runGridmq(t, "", "import-retained", "--from", mosq.Addr, "--to", b.Addr)
+	if !strings.Contains(out, fmt.Sprintf("%d retained messages copied", n)) {
 		t.Fatalf("import-retained said:\n%s", out)
 	}
 	b.kill()
 
 	b = StartBroker(t, "--data-dir", dir)
-	cmd := exec.Command("mosquitto_sub", "-h", b.Host, "-p", b.Port, "-t", "site/#", "-v", "-C", "3", "-W", "10")
-	got, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, got)
+	var mu sync.Mutex
+	got := map[string]string{}
+	all := make(chan struct{})
+	sub, _ := paho3Connect(t, paho3Options(b, 4, "check"))
+	defer sub.Disconnect(0)
+	paho3Wait(t, sub.Subscribe("site/#", 2, func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[m.Topic()] = fmt.Sprintf("%s/%d", m.Payload(), m.Qos())
+		if len(got) == n {
+			close(all)
+		}
+	}), "subscribe site/#")
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
 	}
-	for topic, payload := range want {
-		if !strings.Contains(string(got), topic+" "+payload+"\n") {
-			t.Errorf("after the import and a kill -9, gridmq retains:\n%s\nwant %s %s", got, topic, payload)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != n {
+		t.Fatalf("after the import and a kill -9, gridmq retains %d messages, want %d", len(got), n)
+	}
+	for topic, w := range want {
+		if got[topic] != w {
+			t.Errorf("%s = %q, want %q", topic, got[topic], w)
 		}
 	}
 }
